@@ -1,0 +1,18 @@
+import type { Db } from '../db/database';
+import type { PersonSetupInput } from '../workflows/person-setup.types';
+import { applyPersonSetup } from './person-setup';
+
+/** What activities need from the process: injected, so tests pass their own. */
+export interface ActivityDeps {
+  db: Db;
+}
+
+/** Builds the activity implementations bound to their dependencies. */
+export function createActivities({ db }: ActivityDeps) {
+  return {
+    applyPersonSetup: (input: PersonSetupInput) => applyPersonSetup(db, input),
+  };
+}
+
+/** The activity interface workflows proxy (imported there as a type only). */
+export type Activities = ReturnType<typeof createActivities>;

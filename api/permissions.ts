@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/**
+ * The closed set of permissions an API token can carry, named like the product's. Later capabilities add
+ * theirs here (portal.requests.submit, portal.migrations.manage, ...).
+ */
+export const Permissions = [
+  'portal.tenants.view',
+  'portal.tenants.manage',
+  'portal.tokens.manage',
+  'portal.people.view',
+  'portal.people.manage',
+  'portal.groups.view',
+  'portal.groups.manage',
+  'portal.roles.view',
+  'portal.roles.manage',
+  'portal.applications.view',
+  'portal.applications.manage',
+  'portal.access.view',
+  'portal.audit.view',
+] as const;
+
+export type Permission = (typeof Permissions)[number];
+
+export const permissionSchema = z.enum(Permissions);
+
+export function isPermission(value: string): value is Permission {
+  return (Permissions as readonly string[]).includes(value);
+}

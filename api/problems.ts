@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/**
+ * The stable error codes of the API. Clients branch on `code`; titles and details are for people and may
+ * change. Every error response is RFC 9457 problem+json carrying one of these.
+ */
+export const ProblemCodes = {
+  invalid_json: { status: 400, title: 'The request body is not valid JSON' },
+  validation_failed: { status: 400, title: 'The request does not match the schema' },
+  invalid_cursor: { status: 400, title: 'The pagination cursor is not valid' },
+  unauthenticated: { status: 401, title: 'A valid API token is required' },
+  forbidden: { status: 403, title: 'The token lacks the permission this needs' },
+  permission_escalation: { status: 403, title: 'A token cannot grant permissions it does not hold' },
+  not_found: { status: 404, title: 'No such resource' },
+  tenant_not_found: { status: 404, title: 'No such tenant, or not one this token may act on' },
+  route_not_found: { status: 404, title: 'No such endpoint' },
+  conflict: { status: 409, title: 'The request conflicts with existing state' },
+  name_taken: { status: 409, title: 'The name is already in use' },
+  group_cycle: { status: 409, title: 'A group cannot contain itself' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
+  reference_not_found: { status: 422, title: 'The request names resources that do not exist in this tenant' },
+  internal: { status: 500, title: 'Internal error' },
+  unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof ProblemCodes;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** An error the API answers with as problem+json; anything else thrown becomes `internal`. */
+export class ApiError extends Error {
+  constructor(readonly code: ProblemCode, detail?: string, readonly errors?: FieldError[]) {
+    super(detail ?? ProblemCodes[code].title);
+  }
+}
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.enum(Object.keys(ProblemCodes) as [ProblemCode, ...ProblemCode[]]),
+  detail: z.string(),
+  requestId: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+}).meta({ id: 'Problem', description: 'RFC 9457 problem details with a stable code' });
+
+/** The problem+json body for an ApiError. */
+export function problemBody(err: ApiError, requestId: string) {
+  const def = ProblemCodes[err.code];
+  return {
+    type: `https://portal.dev/problems/${err.code.replace(/_/g, '-')}`,
+    title: def.title,
+    status: def.status,
+    code: err.code,
+    detail: err.message,
+    requestId,
+    ...(err.errors ? { errors: err.errors } : {}),
+  };
+}
+
+/** Field errors from a zod failure, paths prefixed with where the value came from. */
+export function fieldErrors(where: 'body' | 'query' | 'params' | 'header', error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message }));
+}

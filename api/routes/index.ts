@@ -1,0 +1,12 @@
+import type { RouteDef } from '../route';
+import { accessRoutes } from './access';
+import { apiTokenRoutes } from './api-tokens';
+import { applicationRoutes, roleRoutes } from './applications';
+import { groupRoutes } from './groups';
+import { peopleRoutes } from './people';
+import { tenantRoutes } from './tenants';
+
+/** Every endpoint of the API, in documentation order. */
+export const allRoutes: readonly RouteDef[] = [
+  ...tenantRoutes, ...apiTokenRoutes, ...peopleRoutes, ...groupRoutes, ...roleRoutes, ...applicationRoutes, ...accessRoutes,
+];

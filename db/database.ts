@@ -1,0 +1,29 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { AccessEdgesTable } from './tables/access-edges';
+import type { ApiTokensTable } from './tables/api-tokens';
+import type { AppAssignmentsTable, ApplicationsTable } from './tables/applications';
+import type { AuditEventsTable } from './tables/audit-events';
+import type { GroupMembersTable, GroupsTable } from './tables/groups';
+import type { TenantMembershipsTable } from './tables/memberships';
+import type { PeopleTable } from './tables/people';
+import type { RolesTable } from './tables/roles';
+import type { TenantsTable } from './tables/tenants';
+
+/** The one description of Portal's schema that every query is typed against. */
+export interface Database {
+  tenants: TenantsTable;
+  people: PeopleTable;
+  tenant_memberships: TenantMembershipsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  roles: RolesTable;
+  applications: ApplicationsTable;
+  app_assignments: AppAssignmentsTable;
+  access_edges: AccessEdgesTable;
+  audit_events: AuditEventsTable;
+  api_tokens: ApiTokensTable;
+}
+
+export type Db = Kysely<Database>;
+/** A database handle or an open transaction: repositories accept either. */
+export type Executor = Kysely<Database> | Transaction<Database>;

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as coreModel from './20261124140000_core_model';
+
+/**
+ * Every migration, by its timestamped name. Listed statically (not read from the directory) so the set is
+ * the same under tsx, a bundler or compiled output. Append new migrations; never edit or reorder.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261124140000_core_model': coreModel,
+};

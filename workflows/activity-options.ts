@@ -1,0 +1,20 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { nonRetryableFailureTypes } from './failures';
+
+/**
+ * Named activity option profiles. Every profile bounds each attempt and the retries; permanent failure
+ * types never retry.
+ */
+export const ActivityProfiles = {
+  /** A short PostgreSQL transaction: fast attempts, retried for a few minutes while the database is away. */
+  databaseWrite: {
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      initialInterval: '200 milliseconds',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: nonRetryableFailureTypes,
+    },
+  },
+} satisfies Record<string, ActivityOptions>;

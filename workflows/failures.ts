@@ -1,0 +1,19 @@
+/**
+ * The closed set of failure types that cross the activity/workflow boundary as ApplicationFailure.type.
+ * Permanent ones are raised non-retryable; the API maps them to problem codes in one switch.
+ */
+export const FailureTypes = {
+  /** Something named by the input does not exist (in this tenant). Permanent. */
+  NotFound: 'NotFound',
+  /** The input contradicts existing state, e.g. a cycle or a different object under the same key. Permanent. */
+  Conflict: 'Conflict',
+  /** The input is malformed for the operation. Permanent. */
+  InvalidInput: 'InvalidInput',
+  /** A dependency was unavailable; retried with backoff. */
+  Unavailable: 'Unavailable',
+} as const;
+
+export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
+
+/** Failure types that retrying cannot fix. */
+export const nonRetryableFailureTypes: FailureType[] = [FailureTypes.NotFound, FailureTypes.Conflict, FailureTypes.InvalidInput];
