@@ -101,7 +101,7 @@ export async function startApi(taskQueue: string): Promise<RunningApi> {
 }
 
 /** A new tenant with a unique slug. */
-export async function seedTenant(kind: TenantKind, label = kind): Promise<Tenant> {
+export async function seedTenant(kind: TenantKind, label: string = kind): Promise<Tenant> {
   const tenant = await createTenant(testEnv().db, { kind, slug: `${label}-${randomUUID().slice(0, 13)}`, name: `Test ${label}` });
   if (!tenant) throw new Error('slug collision');
   return tenant;
