@@ -1,5 +1,6 @@
 import type { Db } from '../db/database';
 import type { PersonSetupInput } from '../workflows/person-setup.types';
+import { accessRequestActivities } from './access-requests';
 import { applyPersonSetup } from './person-setup';
 
 /** What activities need from the process: injected, so tests pass their own. */
@@ -11,6 +12,7 @@ export interface ActivityDeps {
 export function createActivities({ db }: ActivityDeps) {
   return {
     applyPersonSetup: (input: PersonSetupInput) => applyPersonSetup(db, input),
+    ...accessRequestActivities(db),
   };
 }
 

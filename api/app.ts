@@ -59,8 +59,9 @@ function handle(route: RouteDef, deps: ApiDeps) {
         tenant = await getTenant(deps.db, tenantId);
         if (!tenant || !canActOn(caller, tenant)) throw new ApiError('tenant_not_found', `Tenant ${tenantId} was not found.`);
       }
-      if (route.permission && !caller.permissions.has(route.permission)) {
-        throw new ApiError('forbidden', `This needs the ${route.permission} permission.`);
+      const needed = route.permission === null ? [] : typeof route.permission === 'string' ? [route.permission] : route.permission;
+      if (needed.length > 0 && !needed.some((p) => caller.permissions.has(p))) {
+        throw new ApiError('forbidden', `This needs the ${needed.join(' or ')} permission.`);
       }
       const p = params.safeParse({ ...req.params });
       if (!p.success) throw new ApiError('validation_failed', 'Path parameters are not valid.', fieldErrors('params', p.error));

@@ -18,6 +18,7 @@ export async function authenticate(req: Request, deps: ApiDeps): Promise<Caller>
     tokenId: token.id,
     tenantId: tenant.id,
     tenantKind: tenant.kind,
+    personId: token.personId,
     permissions: new Set(token.permissions.filter(isPermission)),
   };
 }

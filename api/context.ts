@@ -16,6 +16,8 @@ export interface Caller {
   tokenId: string;
   tenantId: string;
   tenantKind: Tenant['kind'];
+  /** The person the token acts as, or null for a service token. */
+  personId: string | null;
   permissions: ReadonlySet<Permission>;
 }
 

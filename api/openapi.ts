@@ -22,7 +22,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[]) {
     (paths[path] as Record<string, unknown>)[r.method] = {
       summary: r.summary,
       tags: [r.tag],
-      ...(r.permission ? { description: `Requires the \`${r.permission}\` permission.` } : {}),
+      ...(r.permission ? { description: `Requires the ${[r.permission].flat().map((p) => `\`${p}\``).join(' or ')} permission.` } : {}),
       requestParams: {
         ...(pathParams ? { path: pathParams } : {}),
         ...(r.query ? { query: r.query } : {}),

@@ -18,6 +18,13 @@ export const Permissions = [
   'portal.applications.manage',
   'portal.access.view',
   'portal.audit.view',
+  'portal.bundles.view',
+  'portal.bundles.manage',
+  'portal.requests.submit',
+  'portal.requests.submit_for_others',
+  'portal.requests.view',
+  'portal.requests.decide',
+  'portal.requests.manage',
 ] as const;
 
 export type Permission = (typeof Permissions)[number];

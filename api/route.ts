@@ -37,7 +37,8 @@ export interface RouteDef<P extends AnyObject = AnyObject, Q extends AnyObject =
   path: string;
   summary: string;
   tag: string;
-  permission: Permission | null;
+  /** The permission needed (any one of a list), or null for any authenticated caller. */
+  permission: Permission | readonly Permission[] | null;
   /** Whether the route names a tenant in `:tenantId` (checked before the handler runs). */
   tenantScoped: boolean;
   params?: P;

@@ -24,7 +24,7 @@ export const tenantSchema = z.object({
 }).meta({ id: 'Tenant' });
 
 export const apiTokenSchema = z.object({
-  id: uuid, tenantId: uuid, name: z.string(), permissions: z.array(z.enum(Permissions)), createdAt: isoDate, revokedAt: isoDate.nullable(),
+  id: uuid, tenantId: uuid, name: z.string(), permissions: z.array(z.enum(Permissions)), personId: uuid.nullable(), createdAt: isoDate, revokedAt: isoDate.nullable(),
 }).meta({ id: 'ApiToken' });
 
 /** Profile values: employment fields and custom attributes, scalar values only for now. */

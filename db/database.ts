@@ -1,5 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { AccessEdgesTable } from './tables/access-edges';
+import type {
+  AccessBundlesTable, AccessBundleVersionsTable, AccessRequestApproversTable, AccessRequestEventsTable, AccessRequestsTable,
+} from './tables/access-requests';
 import type { ApiTokensTable } from './tables/api-tokens';
 import type { AppAssignmentsTable, ApplicationsTable } from './tables/applications';
 import type { AuditEventsTable } from './tables/audit-events';
@@ -22,6 +25,11 @@ export interface Database {
   access_edges: AccessEdgesTable;
   audit_events: AuditEventsTable;
   api_tokens: ApiTokensTable;
+  access_bundles: AccessBundlesTable;
+  access_bundle_versions: AccessBundleVersionsTable;
+  access_requests: AccessRequestsTable;
+  access_request_approvers: AccessRequestApproversTable;
+  access_request_events: AccessRequestEventsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -9,11 +9,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { migrateToLatest, openDatabase } from '../db/connect';
+import { applyPersonSetup } from '../activities/person-setup';
+import { createBundle } from '../db/repositories/access-bundles';
 import { createCatalogObject } from '../db/repositories/catalog';
+import type { ApprovalStage, BundleDefinition } from '../workflows/access-policy';
+import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
+import { accessRequestStateQuery, cancelUpdate, decideUpdate } from '../workflows/messages';
+import { PortalBundleId, PortalStatus, PortalTenantId } from '../workflows/search-attributes';
 import { createTenant } from '../db/repositories/tenants';
 import { createLogger } from '../workers/logger';
 import { createWorker, installTemporalRuntime } from '../workers/worker';
@@ -22,6 +28,19 @@ import { ensureTemporalCli } from './temporal-cli';
 import { freePort, loadDevServerConfig, startDevServer } from './temporal-dev';
 
 export const historiesDir = join(__dirname, '..', 'workflows', 'histories');
+
+async function waitStage(h: WorkflowHandle, stage: number): Promise<void> {
+  for (;;) {
+    const state = await h.query(accessRequestStateQuery);
+    if (state.currentStage === stage) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function decide(h: WorkflowHandle, stage: number, personId: string, decision: 'approve' | 'deny'): Promise<void> {
+  await waitStage(h, stage);
+  await h.executeUpdate(decideUpdate, { args: [{ personId, decision, comment: null }] });
+}
 
 async function main() {
   installTemporalRuntime(createLogger('warn'));
@@ -42,13 +61,65 @@ async function main() {
     'failed-missing-group': { ...base, personId: randomUUID(), groupIds: [randomUUID()] },
   };
 
-  for (const [name, input] of Object.entries(scenarios)) {
-    const handle = await client.workflow.start('personSetup', { taskQueue, workflowId: personSetupWorkflowId(input.tenantId, input.personId), args: [input] });
+  const save = async (type: string, name: string, handle: WorkflowHandle) => {
     await handle.result().catch(() => undefined);
-    const dir = join(historiesDir, 'personSetup');
+    const dir = join(historiesDir, type);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 2)}\n`);
-    console.log(`recorded personSetup/${name}`);
+    console.log(`recorded ${type}/${name}`);
+  };
+  for (const [name, input] of Object.entries(scenarios)) {
+    await save('personSetup', name, await client.workflow.start('personSetup', { taskQueue, workflowId: personSetupWorkflowId(input.tenantId, input.personId), args: [input] }));
+  }
+
+  // accessRequest: a granted, time-bound two-stage request; a denial; an escalation that expires; a cancellation.
+  const person = async (displayName: string, profile: Record<string, string> = {}) => {
+    const personId = randomUUID();
+    await applyPersonSetup(db, { ...base, personId, displayName, profile, groupIds: [] });
+    return personId;
+  };
+  const manager = await person('Manager');
+  const alice = await person('Alice', { manager });
+  const [sec1, sec2, boss] = [await person('Sec One'), await person('Sec Two'), await person('Boss')];
+  const definition = (stages: ApprovalStage[]): BundleDefinition => ({
+    name: 'recorded', description: null, ownerPersonId: boss, items: [{ kind: 'group', id: group.id }], maxDurationSeconds: null, eligibility: [],
+    policy: { stages, approverOncePerRequest: false },
+  });
+  const managerStage: ApprovalStage = { name: 'manager', approvers: [{ type: 'manager' }], quorum: { type: 'count', count: 1 }, timeout: { afterSeconds: 600, action: 'expire' } };
+  const securityStage: ApprovalStage = { name: 'security', approvers: [{ type: 'person', personId: sec1 }, { type: 'person', personId: sec2 }], quorum: { type: 'all' }, timeout: { afterSeconds: 600, action: 'expire' } };
+  const requestScenarios: Record<string, { def: BundleDefinition; durationSeconds: number | null; act: (h: WorkflowHandle) => Promise<void> }> = {
+    'granted-time-bound': {
+      def: definition([managerStage, securityStage]), durationSeconds: 1,
+      act: async (h) => {
+        await decide(h, 0, manager, 'approve');
+        await decide(h, 1, sec1, 'approve');
+        await h.executeUpdate(decideUpdate, { args: [{ personId: sec1, decision: 'approve', comment: null }] }).catch(() => undefined); // refused
+        await decide(h, 1, sec2, 'approve');
+      },
+    },
+    denied: { def: definition([managerStage, securityStage]), durationSeconds: null, act: async (h) => { await decide(h, 0, manager, 'approve'); await decide(h, 1, sec2, 'deny'); } },
+    'escalated-then-expired': {
+      def: definition([{ ...managerStage, timeout: { afterSeconds: 1, action: 'escalate', escalateTo: [{ type: 'person', personId: boss }], escalationAfterSeconds: 1 } }]),
+      durationSeconds: null, act: async () => undefined,
+    },
+    cancelled: {
+      def: definition([managerStage]), durationSeconds: null,
+      act: async (h) => { await waitStage(h, 0); await h.executeUpdate(cancelUpdate, { args: [{ personId: alice, tokenId: randomUUID(), administrative: false, reason: 'not needed' }] }); },
+    },
+  };
+  for (const [name, scenario] of Object.entries(requestScenarios)) {
+    const bundle = await db.transaction().execute((tx) => createBundle(tx, { tenantId: tenant.id, definition: { ...scenario.def, name }, createdBy: 'recorder' }));
+    const requestId = randomUUID();
+    const input: AccessRequestInput = {
+      tenantId: tenant.id, requestId, bundleId: bundle!.id, bundleVersion: 1, definition: bundle!.definition, beneficiaryPersonId: alice,
+      submittedByPersonId: alice, submittedByTokenId: randomUUID(), justification: 'recorded', durationSeconds: scenario.durationSeconds,
+    };
+    const handle = await client.workflow.start('accessRequest', {
+      taskQueue, workflowId: accessRequestWorkflowId(requestId), args: [input],
+      typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalBundleId, value: bundle!.id }, { key: PortalStatus, value: 'pending' }],
+    });
+    await scenario.act(handle);
+    await save('accessRequest', name, handle);
   }
 
   worker.shutdown();

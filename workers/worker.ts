@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { type Activities, createActivities } from '../activities';
 import type { Db } from '../db/database';
 import type { Logger } from './logger';
 
@@ -14,6 +14,9 @@ export interface WorkerDeps {
   db: Db;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles `workflowsPath`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Replaces activities (tests use it to make a worker die mid-activity); the real ones by default. */
+  activities?: Partial<Activities>;
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
 }
 
 /** A worker for the governance task queue: bundled workflows plus activities bound to their dependencies. */
@@ -23,7 +26,8 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ db: deps.db }),
+    activities: { ...createActivities({ db: deps.db }), ...deps.activities },
+    ...(deps.shutdownGraceTime !== undefined ? { shutdownGraceTime: deps.shutdownGraceTime } : {}),
   });
 }
 

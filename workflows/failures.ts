@@ -9,6 +9,8 @@ export const FailureTypes = {
   Conflict: 'Conflict',
   /** The input is malformed for the operation. Permanent. */
   InvalidInput: 'InvalidInput',
+  /** An Update was refused by its validator; the failure's message is a DecisionRefusal or cancel refusal code. */
+  Refused: 'Refused',
   /** A dependency was unavailable; retried with backoff. */
   Unavailable: 'Unavailable',
 } as const;

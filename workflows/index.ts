@@ -1,2 +1,3 @@
 /** The one barrel of workflows: the worker bundles this file and nothing else. */
+export { accessRequest } from './access-request';
 export { personSetup } from './person-setup';

@@ -2,7 +2,14 @@
  * Every signal, query and update, defined once with stable wire names. Dependency-free apart from the
  * workflow SDK's definers, so the API imports it too.
  */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AccessRequestState, CancelInput, DecideInput } from './access-request.types';
 import type { PersonSetupState } from './person-setup.types';
 
 export const personSetupStateQuery = defineQuery<PersonSetupState>('portal.personSetup.state');
+
+export const accessRequestStateQuery = defineQuery<AccessRequestState>('portal.accessRequest.state');
+/** An approver's decision; the validator refuses anyone who may not decide now, leaving no trace. */
+export const decideUpdate = defineUpdate<AccessRequestState, [DecideInput]>('portal.accessRequest.decide');
+/** Cancels a pending request (its requester, or an administrator). */
+export const cancelUpdate = defineUpdate<AccessRequestState, [CancelInput]>('portal.accessRequest.cancel');

@@ -8,3 +8,4 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const PortalTenantId = defineSearchAttributeKey('PortalTenantId', SearchAttributeType.KEYWORD);
 export const PortalPersonId = defineSearchAttributeKey('PortalPersonId', SearchAttributeType.KEYWORD);
 export const PortalStatus = defineSearchAttributeKey('PortalStatus', SearchAttributeType.KEYWORD);
+export const PortalBundleId = defineSearchAttributeKey('PortalBundleId', SearchAttributeType.KEYWORD);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createApiToken, getApiToken, listApiTokens, revokeApiToken } from '../../db/repositories/api-tokens';
 import { appendAudit } from '../../db/repositories/audit';
+import { missingPersonIds } from '../../db/repositories/people';
 import { actorOf } from '../context';
 import { Permissions } from '../permissions';
 import { ApiError } from '../problems';
@@ -10,6 +11,8 @@ import { apiTokenSchema, name, pageOf, pageQuery, uuid } from '../schemas';
 const createTokenBody = z.strictObject({
   name,
   permissions: z.array(z.enum(Permissions)).min(1).max(Permissions.length),
+  /** The person the token acts as (a requester or approver); omit for a service token. */
+  personId: uuid.nullable().optional(),
 }).meta({ id: 'CreateApiToken' });
 
 const tokenParams = z.strictObject({ tokenId: uuid });
@@ -25,11 +28,14 @@ export const apiTokenRoutes = [
       if (escalation.length > 0) {
         throw new ApiError('permission_escalation', `This token does not hold: ${escalation.join(', ')}.`);
       }
+      if (body.personId && (await missingPersonIds(deps.db, tenant.id, [body.personId])).length > 0) {
+        throw new ApiError('reference_not_found', `Person ${body.personId} was not found.`, [{ path: 'body.personId', message: 'no such person in this tenant' }]);
+      }
       const { token, secret } = await deps.db.transaction().execute(async (tx) => {
-        const created = await createApiToken(tx, { tenantId: tenant.id, name: body.name, permissions: [...new Set(body.permissions)] });
+        const created = await createApiToken(tx, { tenantId: tenant.id, name: body.name, permissions: [...new Set(body.permissions)], personId: body.personId ?? null });
         await appendAudit(tx, {
           tenantId: tenant.id, actor: actorOf(caller), action: 'api_token.created', target: { kind: 'api_token', id: created.token.id },
-          details: { name: created.token.name, permissions: created.token.permissions }, requestId,
+          details: { name: created.token.name, permissions: created.token.permissions, personId: created.token.personId }, requestId,
         });
         return created;
       });

@@ -2,11 +2,14 @@ import type { RouteDef } from '../route';
 import { accessRoutes } from './access';
 import { apiTokenRoutes } from './api-tokens';
 import { applicationRoutes, roleRoutes } from './applications';
+import { bundleRoutes } from './bundles';
 import { groupRoutes } from './groups';
 import { peopleRoutes } from './people';
+import { requestRoutes } from './requests';
 import { tenantRoutes } from './tenants';
 
 /** Every endpoint of the API, in documentation order. */
 export const allRoutes: readonly RouteDef[] = [
   ...tenantRoutes, ...apiTokenRoutes, ...peopleRoutes, ...groupRoutes, ...roleRoutes, ...applicationRoutes, ...accessRoutes,
+  ...bundleRoutes, ...requestRoutes,
 ];

@@ -16,10 +16,10 @@ const createTenantBody = z.strictObject({
 export const tenantRoutes = [
   defineRoute({
     method: 'get', path: '/v1/whoami', tag: 'tenants', summary: 'Describe the calling token', permission: null, tenantScoped: false,
-    responses: { 200: { description: 'The caller', schema: z.object({ tokenId: uuid, tenantId: uuid, tenantKind: z.string(), permissions: z.array(z.enum(Permissions)) }) } },
+    responses: { 200: { description: 'The caller', schema: z.object({ tokenId: uuid, tenantId: uuid, tenantKind: z.string(), personId: uuid.nullable(), permissions: z.array(z.enum(Permissions)) }) } },
     handler: async ({ caller }) => ({
       status: 200,
-      body: { tokenId: caller.tokenId, tenantId: caller.tenantId, tenantKind: caller.tenantKind, permissions: [...caller.permissions].sort() },
+      body: { tokenId: caller.tokenId, tenantId: caller.tenantId, tenantKind: caller.tenantKind, personId: caller.personId, permissions: [...caller.permissions].sort() },
     }),
   }),
   defineRoute({

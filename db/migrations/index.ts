@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as coreModel from './20261124140000_core_model';
+import * as accessRequests from './20261124150000_access_requests';
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the directory) so the set is
@@ -7,4 +8,5 @@ import * as coreModel from './20261124140000_core_model';
  */
 export const migrations: Record<string, Migration> = {
   '20261124140000_core_model': coreModel,
+  '20261124150000_access_requests': accessRequests,
 };

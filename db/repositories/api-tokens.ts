@@ -10,6 +10,8 @@ export interface ApiToken {
   tenantId: string;
   name: string;
   permissions: string[];
+  /** The person this token acts as, or null for a service token. */
+  personId: string | null;
   createdAt: Date;
   revokedAt: Date | null;
 }
@@ -22,17 +24,17 @@ export function hashToken(secret: string): string {
 }
 
 function toApiToken(r: ApiTokenRow): ApiToken {
-  return { id: r.id, tenantId: r.tenant_id, name: r.name, permissions: [...r.permissions].sort(), createdAt: r.created_at, revokedAt: r.revoked_at };
+  return { id: r.id, tenantId: r.tenant_id, name: r.name, permissions: [...r.permissions].sort(), personId: r.person_id, createdAt: r.created_at, revokedAt: r.revoked_at };
 }
 
 /** Creates a token and returns it with its secret, which is never readable again. */
 export async function createApiToken(
-  db: Executor, input: { tenantId: string; name: string; permissions: readonly string[] },
+  db: Executor, input: { tenantId: string; name: string; permissions: readonly string[]; personId?: string | null },
 ): Promise<{ token: ApiToken; secret: string }> {
   const secret = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const row = await db
     .insertInto('api_tokens')
-    .values({ id: newId(), tenant_id: input.tenantId, name: input.name, token_hash: hashToken(secret), permissions: [...input.permissions] })
+    .values({ id: newId(), tenant_id: input.tenantId, name: input.name, token_hash: hashToken(secret), permissions: [...input.permissions], person_id: input.personId ?? null })
     .returningAll()
     .executeTakeFirstOrThrow();
   return { token: toApiToken(row), secret };

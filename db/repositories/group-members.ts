@@ -134,7 +134,11 @@ const descendantsOf = (graph: GroupGraph, groupId: string) => reachable(graph.ch
 async function peopleWithin(db: Executor, tenantId: string, groupId: string): Promise<string[]> {
   const groups = [groupId, ...descendantsOf(await loadGroupGraph(db, tenantId), groupId)];
   const rows = await db.selectFrom('group_members').select('member_person_id')
-    .where('tenant_id', '=', tenantId).where('group_id', 'in', groups).where('member_person_id', 'is not', null).execute();
+    .where('tenant_id', '=', tenantId).where('group_id', 'in', groups).where('member_person_id', 'is not', null)
+    .union(db.selectFrom('access_edges').select('person_id as member_person_id')
+      .where('tenant_id', '=', tenantId).where('target_kind', '=', 'group').where('target_id', 'in', groups)
+      .where('source', '=', 'iga_grant').where('revoked_at', 'is', null))
+    .execute();
   return [...new Set(rows.map((r) => r.member_person_id as string))];
 }
 
@@ -146,8 +150,14 @@ async function peopleWithin(db: Executor, tenantId: string, groupId: string): Pr
 export async function syncDerivedGroupEdges(tx: Executor, tenantId: string, personIds: readonly string[]): Promise<void> {
   if (personIds.length === 0) return;
   const graph = await loadGroupGraph(tx, tenantId);
+  // A person is "in" a group through a membership row or through a live grant of that group (an approved
+  // request): both confer the groups that contain it.
   const direct = await tx.selectFrom('group_members').select(['group_id', 'member_person_id'])
-    .where('tenant_id', '=', tenantId).where('member_person_id', 'in', [...personIds]).execute();
+    .where('tenant_id', '=', tenantId).where('member_person_id', 'in', [...personIds])
+    .union(tx.selectFrom('access_edges').select(['target_id as group_id', 'person_id as member_person_id'])
+      .where('tenant_id', '=', tenantId).where('person_id', 'in', [...personIds]).where('target_kind', '=', 'group')
+      .where('source', '=', 'iga_grant').where('revoked_at', 'is', null))
+    .execute();
   const want = new Map<string, { personId: string; groupId: string; viaGroupId: string }>();
   for (const d of direct) {
     const personId = d.member_person_id as string;

@@ -7,6 +7,8 @@ export interface ApiTokensTable {
   name: string;
   token_hash: string;
   permissions: ColumnType<string[], string[], never>;
+  /** The person this token acts as (requesters and approvers are people), or null for a service token. */
+  person_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   revoked_at: Date | null;
 }

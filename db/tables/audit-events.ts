@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
-export type ActorKind = 'api_token' | 'system' | 'workflow' | 'cli';
+export type ActorKind = 'api_token' | 'person' | 'system' | 'workflow' | 'cli';
 
 /** One state change. Append-only: a trigger refuses UPDATE and DELETE. */
 export interface AuditEventsTable {

@@ -8,7 +8,8 @@ import type { Permission } from '../../api/permissions';
 import { Permissions } from '../../api/permissions';
 import { createApiToken } from '../../db/repositories/api-tokens';
 import { createTenant, type Tenant, type TenantKind } from '../../db/repositories/tenants';
-import { createWorker } from '../../workers/worker';
+import { createWorker, type WorkerDeps } from '../../workers/worker';
+import { applyPersonSetup } from '../../activities/person-setup';
 import { testEnv, testLogger } from './env';
 
 /** A unique task queue name for one test. */
@@ -22,11 +23,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Starts a worker with the real activities on a fresh task queue. */
-export async function startWorker(taskQueue = uniqueTaskQueue()): Promise<RunningWorker> {
+/** Starts a worker with the real activities (or some replaced) on a fresh task queue. */
+export async function startWorker(taskQueue = uniqueTaskQueue(), options: Pick<WorkerDeps, 'activities' | 'shutdownGraceTime'> = {}): Promise<RunningWorker> {
   const env = testEnv();
   const worker = await createWorker({
-    connection: env.nativeConnection, namespace: env.namespace, taskQueue, db: env.db, workflowBundle: env.workflowBundle,
+    connection: env.nativeConnection, namespace: env.namespace, taskQueue, db: env.db, workflowBundle: env.workflowBundle, ...options,
   });
   const running = worker.run();
   return {
@@ -121,4 +122,18 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A set-up person (membership with profile), made by the real setup activity. */
+export async function seedPerson(tenantId: string, displayName: string, profile: Record<string, string | number | boolean | null> = {}): Promise<string> {
+  const personId = randomUUID();
+  await applyPersonSetup(testEnv().db, {
+    tenantId, personId, displayName, email: null, profile, groupIds: [], actor: { kind: 'system', id: 'test' }, requestId: null,
+  });
+  return personId;
+}
+
+/** A token acting as a person. */
+export async function seedPersonToken(tenantId: string, personId: string, permissions: readonly Permission[]): Promise<string> {
+  return (await createApiToken(testEnv().db, { tenantId, name: 'person', permissions, personId })).secret;
 }

@@ -1,0 +1,178 @@
+import { sql } from 'kysely';
+import type { AccessRequestInput, RequestStatus } from '../../workflows/access-request.types';
+import type { Executor } from '../database';
+import type { AccessRequestRow } from '../tables/access-requests';
+import { type Actor, appendAudit } from './audit';
+import { isUuid } from './ids';
+import { decodeCursor, type Page, toPage } from './pagination';
+
+export interface AccessRequest {
+  id: string;
+  tenantId: string;
+  bundleId: string;
+  bundleVersion: number;
+  beneficiaryPersonId: string;
+  submittedByPersonId: string | null;
+  justification: string;
+  durationSeconds: number | null;
+  status: RequestStatus;
+  currentStage: number | null;
+  grantedAt: Date | null;
+  grantExpiresAt: Date | null;
+  workflowId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface RequestEvent {
+  id: string;
+  occurredAt: Date;
+  kind: string;
+  stage: number | null;
+  actor: { kind: string; id: string };
+  bundleVersion: number;
+  details: Record<string, unknown>;
+}
+
+function toRequest(r: AccessRequestRow): AccessRequest {
+  return {
+    id: r.id, tenantId: r.tenant_id, bundleId: r.bundle_id, bundleVersion: r.bundle_version, beneficiaryPersonId: r.beneficiary_person_id,
+    submittedByPersonId: r.submitted_by_person_id, justification: r.justification, durationSeconds: r.duration_seconds, status: r.status,
+    currentStage: r.current_stage, grantedAt: r.granted_at, grantExpiresAt: r.grant_expires_at, workflowId: r.workflow_id,
+    createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+/** The edge reference of everything a request grants. */
+export const requestGrantRef = (requestId: string) => `access_request:${requestId}`;
+
+export interface RequestEventInput {
+  tenantId: string;
+  requestId: string;
+  bundleVersion: number;
+  kind: string;
+  stage: number | null;
+  actor: Actor;
+  details?: Record<string, unknown>;
+  /** Identifies the event within the request, so a retried write is a no-op. */
+  dedupeKey: string;
+  requestIdOfHttp?: string | null;
+}
+
+/**
+ * Appends a history event and its audit event, once: a second write with the same dedupe key changes
+ * nothing and returns false.
+ */
+export async function appendRequestEvent(tx: Executor, e: RequestEventInput): Promise<boolean> {
+  const row = await tx.insertInto('access_request_events')
+    .values({
+      tenant_id: e.tenantId, request_id: e.requestId, kind: e.kind, stage: e.stage, actor_kind: e.actor.kind, actor_id: e.actor.id,
+      bundle_version: e.bundleVersion, details: JSON.stringify(e.details ?? {}), dedupe_key: e.dedupeKey,
+    })
+    .onConflict((oc) => oc.columns(['request_id', 'dedupe_key']).doNothing())
+    .returning('id').executeTakeFirst();
+  if (!row) return false;
+  await appendAudit(tx, {
+    tenantId: e.tenantId, actor: e.actor, action: `access_request.${e.kind}`, target: { kind: 'access_request', id: e.requestId },
+    details: { stage: e.stage, bundleVersion: e.bundleVersion, ...(e.details ?? {}) }, requestId: e.requestIdOfHttp ?? null,
+  });
+  return true;
+}
+
+/**
+ * Records a submitted request, unless it is already recorded (a retried submit, or the workflow's own
+ * first activity after a lost API write). Returns true when this call recorded it.
+ */
+export async function recordSubmittedRequest(tx: Executor, input: AccessRequestInput, workflowId: string, httpRequestId: string | null): Promise<boolean> {
+  const row = await tx.insertInto('access_requests')
+    .values({
+      id: input.requestId, tenant_id: input.tenantId, bundle_id: input.bundleId, bundle_version: input.bundleVersion,
+      beneficiary_person_id: input.beneficiaryPersonId, submitted_by_person_id: input.submittedByPersonId,
+      submitted_by_token_id: input.submittedByTokenId, justification: input.justification, duration_seconds: input.durationSeconds,
+      status: 'pending', current_stage: null, granted_at: null, grant_expires_at: null, workflow_id: workflowId,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning('id').executeTakeFirst();
+  if (!row) return false;
+  const actor: Actor = input.submittedByPersonId ? { kind: 'person', id: input.submittedByPersonId } : { kind: 'api_token', id: input.submittedByTokenId };
+  await appendRequestEvent(tx, {
+    tenantId: input.tenantId, requestId: input.requestId, bundleVersion: input.bundleVersion, kind: 'submitted', stage: null, actor,
+    details: { bundleId: input.bundleId, beneficiaryPersonId: input.beneficiaryPersonId, justification: input.justification, durationSeconds: input.durationSeconds },
+    dedupeKey: 'submitted', requestIdOfHttp: httpRequestId,
+  });
+  return true;
+}
+
+export async function getRequest(db: Executor, tenantId: string, id: string): Promise<AccessRequest | null> {
+  if (!isUuid(id)) return null;
+  const row = await db.selectFrom('access_requests').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+  return row ? toRequest(row) : null;
+}
+
+/** Locks a request row for the rest of the transaction. */
+export async function lockRequest(tx: Executor, tenantId: string, id: string): Promise<AccessRequest | null> {
+  const row = await tx.selectFrom('access_requests').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).forUpdate().executeTakeFirst();
+  return row ? toRequest(row) : null;
+}
+
+/** A request for the same bundle and person that is still open or granted. */
+export async function findLiveRequest(db: Executor, tenantId: string, bundleId: string, personId: string): Promise<AccessRequest | null> {
+  const row = await db.selectFrom('access_requests').selectAll()
+    .where('tenant_id', '=', tenantId).where('bundle_id', '=', bundleId).where('beneficiary_person_id', '=', personId)
+    .where('status', 'in', ['pending', 'approved', 'granted']).orderBy('id', 'desc').executeTakeFirst();
+  return row ? toRequest(row) : null;
+}
+
+export interface RequestFilter {
+  status?: RequestStatus | undefined;
+  bundleId?: string | undefined;
+  beneficiaryPersonId?: string | undefined;
+  /** Only requests this person is the beneficiary or submitter of. */
+  involvingPersonId?: string | undefined;
+}
+
+export async function listRequests(db: Executor, tenantId: string, f: RequestFilter, cursor: string | null, limit: number): Promise<Page<AccessRequest>> {
+  let q = db.selectFrom('access_requests').selectAll().where('tenant_id', '=', tenantId);
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.bundleId) q = q.where('bundle_id', '=', f.bundleId);
+  if (f.beneficiaryPersonId) q = q.where('beneficiary_person_id', '=', f.beneficiaryPersonId);
+  const involving = f.involvingPersonId;
+  if (involving) q = q.where((eb) => eb.or([eb('beneficiary_person_id', '=', involving), eb('submitted_by_person_id', '=', involving)]));
+  if (cursor) q = q.where('id', '>', decodeCursor(cursor, isUuid));
+  const rows = await q.orderBy('id').limit(limit + 1).execute();
+  return toPage(rows, limit, (r) => r.id, toRequest);
+}
+
+/**
+ * Requests waiting on this person's decision: pending, at a stage they approve and have not decided. Once
+ * a stage is escalated only its escalation approvers are asked.
+ */
+export async function listPendingApprovals(db: Executor, tenantId: string, personId: string, cursor: string | null, limit: number): Promise<Page<AccessRequest>> {
+  let q = db.selectFrom('access_requests as r')
+    .innerJoin('access_request_approvers as a', (j) => j.onRef('a.request_id', '=', 'r.id').onRef('a.stage', '=', 'r.current_stage'))
+    .selectAll('r')
+    .where('r.tenant_id', '=', tenantId).where('r.status', '=', 'pending')
+    .where('a.person_id', '=', personId).where('a.decision', 'is', null)
+    .where(sql<boolean>`a.escalation = exists (select 1 from access_request_approvers e
+      where e.request_id = r.id and e.stage = r.current_stage and e.escalation)`);
+  if (cursor) q = q.where('r.id', '>', decodeCursor(cursor, isUuid));
+  const rows = await q.orderBy('r.id').limit(limit + 1).execute();
+  return toPage(rows, limit, (r) => r.id, toRequest);
+}
+
+/** Whether a person is (or was) an approver of any stage of a request. */
+export async function isApproverOf(db: Executor, requestId: string, personId: string): Promise<boolean> {
+  const row = await db.selectFrom('access_request_approvers').select('person_id')
+    .where('request_id', '=', requestId).where('person_id', '=', personId).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** A request's history, oldest first. */
+export async function listRequestEvents(db: Executor, tenantId: string, requestId: string): Promise<RequestEvent[]> {
+  const rows = await db.selectFrom('access_request_events').selectAll()
+    .where('tenant_id', '=', tenantId).where('request_id', '=', requestId).orderBy('id').execute();
+  return rows.map((r) => ({
+    id: String(r.id), occurredAt: r.occurred_at, kind: r.kind, stage: r.stage, actor: { kind: r.actor_kind, id: r.actor_id },
+    bundleVersion: r.bundle_version, details: r.details,
+  }));
+}

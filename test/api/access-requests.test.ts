@@ -1,0 +1,308 @@
+import { expect } from 'chai';
+import { Context } from '@temporalio/activity';
+import { createActivities } from '../../activities';
+import { accessRequestStateQuery, decideUpdate } from '../../workflows/messages';
+import { testEnv } from '../support/env';
+import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, uniqueTaskQueue } from '../support/fixtures';
+import {
+  type AccessOrg, createAccessOrg, createBundle, grantEdges, historyKinds, stageOpen, submit, twoStagePolicy, waitStatus,
+} from '../support/access-org';
+
+describe('access requests', () => {
+  let worker: RunningWorker;
+  let api: RunningApi;
+  let org: AccessOrg;
+  before(async () => {
+    worker = await startWorker();
+    api = await startApi(worker.taskQueue);
+  });
+  beforeEach(async () => {
+    org = await createAccessOrg(api.baseUrl);
+  });
+  after(async () => {
+    await api.stop();
+    await worker.stop();
+  });
+
+  const decide = (who: keyof AccessOrg['as'], requestId: string, decision = 'approve', comment?: string) =>
+    org.as[who].post(`${org.t}/requests/${requestId}/decisions`, { decision, ...(comment ? { comment } : {}) });
+  const workflowState = (requestId: string) => testEnv().client.workflow.getHandle(`access-request:${requestId}`).query(accessRequestStateQuery);
+
+  describe('when a two-stage request is approved by the manager and then two of three security approvers', () => {
+    it('should grant only after the second security approval, with iga_grant edges, history and audit', async () => {
+      const bundle = await createBundle(org, 'prod-deploy');
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      expect((await org.as.alice.get(`${org.t}/approvals`)).body.items).to.deep.equal([]);
+      expect((await org.as.manager.get(`${org.t}/approvals`)).body.items.map((r: { id: string }) => r.id)).to.deep.equal([id]);
+
+      const first = await decide('manager', id, 'approve', 'ok by me');
+      expect(first.status, JSON.stringify(first.body)).to.equal(200);
+      expect(first.body.currentStage).to.equal(1);
+      expect(first.body.stages[1].approvers.map((a: { personId: string }) => a.personId).sort()).to.deep.equal([org.ids.sec1, org.ids.sec2, org.ids.sec3].sort());
+
+      const second = await decide('sec1', id);
+      expect(second.body.status).to.equal('pending');
+      expect(await grantEdges(org, id)).to.deep.equal([]);
+
+      const third = await decide('sec3', id);
+      expect(third.status).to.equal(200);
+      expect(third.body.status).to.equal('granted');
+      expect((await org.as.sec2.get(`${org.t}/approvals`)).body.items).to.deep.equal([]);
+
+      const edges = await grantEdges(org, id);
+      expect(edges.map((e) => `${e.target.kind}:${e.target.id}`).sort()).to.deep.equal(
+        [`role:${org.role}`, `group:${org.groups.engineering}`, `application:${org.app}`].sort());
+      expect(edges.every((e) => e.source === 'iga_grant' && e.trust === 'governed' && e.personId === org.ids.alice)).to.equal(true);
+      // The granted group is nested in all-staff: the access graph derives that too.
+      const derived = (await org.admin.get(`${org.t}/access-edges?personId=${org.ids.alice}&source=group`)).body.items;
+      expect(derived.map((e: { target: { id: string }; viaGroupId: string }) => [e.target.id, e.viaGroupId])).to.deep.equal([[org.groups.allStaff, org.groups.engineering]]);
+
+      expect(await historyKinds(org, id)).to.deep.equal([
+        'submitted', 'stage_opened:0', 'decision:0', 'stage_opened:1', 'decision:1', 'decision:1', 'approved:1', 'granted',
+      ]);
+      const history = (await org.admin.get(`${org.t}/requests/${id}/history`)).body.items;
+      expect(history.every((e: { bundleVersion: number }) => e.bundleVersion === 1)).to.equal(true);
+      expect(history[2]).to.deep.include({ actor: { kind: 'person', id: org.ids.manager } });
+      expect(history[2].details).to.deep.equal({ decision: 'approve', comment: 'ok by me' });
+      const audit = (await org.admin.get(`${org.t}/audit-events?targetId=${id}&limit=200`)).body.items.map((a: { action: string }) => a.action);
+      expect(audit).to.deep.equal(['access_request.submitted', 'access_request.stage_opened', 'access_request.decision', 'access_request.stage_opened',
+        'access_request.decision', 'access_request.decision', 'access_request.approved', 'access_request.granted']);
+      expect((await workflowState(id)).status).to.equal('granted');
+    });
+  });
+
+  describe('when a decision is refused', () => {
+    it('should answer each refusal with its code and leave the workflow state and history unchanged', async () => {
+      // Alice is in the security group herself: she is never an approver of her own request.
+      const bundle = await createBundle(org, 'refusals', { policy: twoStagePolicy(org, { stage1: { approvers: [{ type: 'group', groupId: org.groups.security }, { type: 'person', personId: org.ids.alice }], quorum: { type: 'count', count: 2 } } }) });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      const before = JSON.stringify(await workflowState(id));
+      const historyBefore = await historyKinds(org, id);
+
+      const self = await decide('alice', id);
+      expect([self.status, self.body.code]).to.deep.equal([403, 'self_approval']);
+      const outsider = await decide('boss', id);
+      expect([outsider.status, outsider.body.code]).to.deep.equal([403, 'not_an_approver']);
+      const service = await org.admin.post(`${org.t}/requests/${id}/decisions`, { decision: 'approve' });
+      expect(service.body.code).to.equal('person_required');
+      expect(JSON.stringify(await workflowState(id))).to.equal(before);
+      expect(await historyKinds(org, id)).to.deep.equal(historyBefore);
+
+      expect((await decide('sec1', id)).status).to.equal(200);
+      const afterFirst = JSON.stringify(await workflowState(id));
+      const duplicate = await decide('sec1', id);
+      expect([duplicate.status, duplicate.body.code]).to.deep.equal([409, 'duplicate_decision']);
+      expect(JSON.stringify(await workflowState(id))).to.equal(afterFirst);
+
+      expect((await org.as.alice.post(`${org.t}/requests/${id}/cancel`, {})).status).to.equal(200);
+      const closed = await decide('sec2', id);
+      expect([closed.status, closed.body.code]).to.deep.equal([409, 'request_closed']);
+      const updateOnClosed = await testEnv().client.workflow.getHandle(`access-request:${id}`)
+        .executeUpdate(decideUpdate, { args: [{ personId: org.ids.sec2, decision: 'approve', comment: null }] }).then(() => 'accepted', () => 'refused');
+      expect(updateOnClosed).to.equal('refused');
+      expect(await historyKinds(org, id)).to.deep.equal([...historyBefore, 'decision:0', 'cancelled:0']);
+    });
+
+    it('should refuse an ineligible requester with the failed rule, and create nothing', async () => {
+      const bundle = await createBundle(org, 'eng-only', {
+        eligibility: [{ type: 'attribute', attribute: 'department', operator: 'equals', value: 'engineering' }],
+      });
+      const res = await org.as.bob.post(`${org.t}/requests`, { bundleId: bundle, justification: 'please' });
+      expect(res.status).to.equal(422);
+      expect(res.body.code).to.equal('not_eligible');
+      expect(res.body.errors[0].message).to.equal('department must equal "engineering"');
+      expect((await org.admin.get(`${org.t}/requests`)).body.items).to.deep.equal([]);
+      const catalog = async (who: 'alice' | 'bob') => (await org.as[who].get(`${org.t}/catalog`)).body.items.map((b: { id: string }) => b.id);
+      expect(await catalog('bob')).to.not.include(bundle);
+      expect(await catalog('alice')).to.include(bundle);
+    });
+  });
+
+  describe('when a stage-2 approver denies', () => {
+    it('should end the request denied with no access', async () => {
+      const id = await submit(org, org.as.alice, await createBundle(org, 'deny-me'));
+      await stageOpen(org, id, 0);
+      await decide('manager', id);
+      const denied = await decide('sec2', id, 'deny', 'not without a ticket');
+      expect(denied.body.status).to.equal('denied');
+      expect(await grantEdges(org, id)).to.deep.equal([]);
+      expect((await historyKinds(org, id)).slice(-2)).to.deep.equal(['decision:1', 'denied:1']);
+    });
+  });
+
+  describe('when a stage times out with escalation', () => {
+    it('should hand the stage to the escalation approver, whose approval moves the request on', async () => {
+      const bundle = await createBundle(org, 'escalates', {
+        policy: twoStagePolicy(org, {
+          stage1: { timeout: { afterSeconds: 2, action: 'escalate', escalateTo: [{ type: 'person', personId: org.ids.boss }], escalationAfterSeconds: 600 } },
+        }),
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await eventually(async () => ((await historyKinds(org, id)).includes('escalated:0') ? true : undefined), 20_000, 'escalation');
+      const late = await decide('manager', id);
+      expect(late.body.code).to.equal('not_an_approver');
+      expect((await org.as.boss.get(`${org.t}/approvals`)).body.items.map((r: { id: string }) => r.id)).to.deep.equal([id]);
+      const res = await decide('boss', id);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.currentStage).to.equal(1);
+    });
+  });
+
+  describe('when a stage times out with expiry', () => {
+    it('should expire the request', async () => {
+      const bundle = await createBundle(org, 'expires', { policy: twoStagePolicy(org, { stage1: { timeout: { afterSeconds: 1, action: 'expire' } } }) });
+      const id = await submit(org, org.as.alice, bundle);
+      await waitStatus(org, id, 'expired');
+      expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'expired:0']);
+      expect((await decide('manager', id)).body.code).to.equal('request_closed');
+    });
+  });
+
+  describe('when the requester cancels', () => {
+    it('should cancel, and refuse anyone else who is not an administrator', async () => {
+      const id = await submit(org, org.as.alice, await createBundle(org, 'cancel-me'));
+      await stageOpen(org, id, 0);
+      const stranger = await org.as.bob.post(`${org.t}/requests/${id}/cancel`, { reason: 'mine now' });
+      expect(stranger.status).to.equal(404); // Bob may not even see Alice's request.
+      const manager = await org.as.manager.post(`${org.t}/requests/${id}/cancel`, {});
+      expect([manager.status, manager.body.code]).to.deep.equal([403, 'not_requester']);
+      const res = await org.as.alice.post(`${org.t}/requests/${id}/cancel`, { reason: 'no longer needed' });
+      expect(res.body.status).to.equal('cancelled');
+      expect((await org.as.alice.post(`${org.t}/requests/${id}/cancel`, {})).body.code).to.equal('request_closed');
+    });
+  });
+
+  describe('when the grant is time-bound', () => {
+    it('should revoke it at expiry with the durable timer, with evidence', async () => {
+      const bundle = await createBundle(org, 'temporary', { maxDurationSeconds: 3600, policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
+      const tooLong = await org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x', durationSeconds: 7200 });
+      expect(tooLong.body.code).to.equal('duration_too_long');
+      const id = await submit(org, org.as.alice, bundle, { durationSeconds: 2 });
+      await stageOpen(org, id, 0);
+      const granted = await decide('manager', id);
+      expect(granted.body.status).to.equal('granted');
+      expect(granted.body.grantExpiresAt).to.be.a('string');
+      expect(await grantEdges(org, id)).to.have.length(3);
+      await waitStatus(org, id, 'revoked');
+      expect(await grantEdges(org, id)).to.deep.equal([]);
+      expect(await grantEdges(org, id, 'revoked')).to.have.length(3);
+      expect((await org.admin.get(`${org.t}/access-edges?personId=${org.ids.alice}&source=group`)).body.items).to.deep.equal([]);
+      expect((await historyKinds(org, id)).slice(-2)).to.deep.equal(['granted', 'revoked']);
+    });
+  });
+
+  describe('when the bundle is edited while a request is pending', () => {
+    it('should keep the pending request on its version and run new requests on the new one', async () => {
+      const onlySec1 = { stages: [{ name: 'one', approvers: [{ type: 'person', personId: org.ids.sec1 }], quorum: { type: 'all' }, timeout: { afterSeconds: 600, action: 'expire' } }], approverOncePerRequest: false };
+      const onlySec2 = { ...onlySec1, stages: [{ ...onlySec1.stages[0], approvers: [{ type: 'person', personId: org.ids.sec2 }] }] };
+      const bundle = await createBundle(org, 'versioned', { policy: onlySec1 });
+      const id = await submit(org, org.as.alice, bundle);
+      const definition = (await org.admin.get(`${org.t}/bundles/${bundle}`)).body.definition;
+      const edited = await org.admin.request('PUT', `${org.t}/bundles/${bundle}`, { ...definition, policy: onlySec2 });
+      expect(edited.body.version).to.equal(2);
+      const same = await org.admin.request('PUT', `${org.t}/bundles/${bundle}`, { ...definition, policy: onlySec2 });
+      expect(same.body.version).to.equal(2);
+      expect((await org.admin.get(`${org.t}/bundles/${bundle}?version=1`)).body.definition.policy).to.deep.equal(onlySec1);
+
+      await stageOpen(org, id, 0);
+      expect((await decide('sec2', id)).body.code).to.equal('not_an_approver');
+      const res = await decide('sec1', id);
+      expect(res.body.status).to.equal('granted');
+      expect(res.body.bundleVersion).to.equal(1);
+
+      const second = await submit(org, org.as.bob, bundle);
+      expect((await org.admin.get(`${org.t}/requests/${second}`)).body.bundleVersion).to.equal(2);
+      await stageOpen(org, second, 0);
+      expect((await decide('sec1', second)).body.code).to.equal('not_an_approver');
+    });
+  });
+
+  describe('when an approver may decide in only one stage', () => {
+    it('should leave a stage-1 approver out of stage 2', async () => {
+      const sec = { type: 'group', groupId: org.groups.security };
+      const bundle = await createBundle(org, 'once', {
+        policy: { ...twoStagePolicy(org, { stage1: { approvers: [sec] }, stage2: { approvers: [sec], quorum: { type: 'all' } } }), approverOncePerRequest: true },
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      const res = await decide('sec1', id);
+      expect(res.body.stages[1].approvers.map((a: { personId: string }) => a.personId).sort()).to.deep.equal([org.ids.sec2, org.ids.sec3].sort());
+      expect((await decide('sec1', id)).body.code).to.equal('not_an_approver');
+      await decide('sec2', id);
+      expect((await decide('sec3', id)).body.status).to.equal('granted');
+    });
+  });
+
+  describe('when a submission is retried with the same Idempotency-Key', () => {
+    it('should answer the same request and refuse a second open request for the same bundle', async () => {
+      const bundle = await createBundle(org, 'idem');
+      const key = { 'idempotency-key': 'req-1' };
+      const a = await org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x' }, key);
+      const b = await org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x' }, key);
+      expect([a.status, b.status]).to.deep.equal([202, 202]);
+      expect(b.body.id).to.equal(a.body.id);
+      expect(a.headers.get('location')).to.equal(`${org.t}/requests/${a.body.id}`);
+      const again = await org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x' });
+      expect(again.body.code).to.equal('request_exists');
+      expect((await historyKinds(org, a.body.id)).filter((k) => k === 'submitted')).to.have.length(1);
+    });
+
+    it('should let a delegate submit for someone else only with submit_for_others', async () => {
+      const bundle = await createBundle(org, 'delegated');
+      const refused = await org.as.manager.post(`${org.t}/requests`, { bundleId: bundle, personId: org.ids.alice, justification: 'x' });
+      expect(refused.body.code).to.equal('forbidden');
+      const id = await submit(org, org.admin, bundle, { personId: org.ids.alice });
+      expect((await org.admin.get(`${org.t}/requests/${id}`)).body.beneficiaryPersonId).to.equal(org.ids.alice);
+    });
+  });
+
+  describe('when the worker dies between approval and grant', () => {
+    it('should have a new worker finish the grant exactly once', async () => {
+      // Worker A commits the grant, then dies before it can report the activity complete.
+      const taskQueue = uniqueTaskQueue('dying');
+      const real = createActivities({ db: testEnv().db });
+      let committed = false;
+      const workerA = await startWorker(taskQueue, {
+        shutdownGraceTime: '100 milliseconds',
+        activities: {
+          grantBundle: async (input) => {
+            const result = await real.grantBundle(input);
+            committed = true;
+            await Context.current().sleep('1 hour');
+            return result;
+          },
+        },
+      });
+      const dyingApi = await startApi(taskQueue);
+      let workerB: RunningWorker | null = null;
+      try {
+        const alice = new ApiClient(dyingApi.baseUrl, org.as.alice.token);
+        const bundle = await createBundle(org, 'crash', { policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
+        const id = await submit(org, alice, bundle);
+        await stageOpen(org, id, 0);
+        const decision = alice.as(org.as.manager.token).post(`${org.t}/requests/${id}/decisions`, { decision: 'approve' });
+        await eventually(async () => (committed ? true : undefined), 20_000, 'grant committed by worker A').catch(async (err) => {
+          throw new Error(`${err.message}: ${JSON.stringify((await Promise.race([decision, new Promise((r) => setTimeout(r, 100))])) ?? 'decision pending')}`);
+        });
+        await workerA.stop();
+        workerB = await startWorker(taskQueue);
+        const res = await decision;
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        expect(res.body.status).to.equal('granted');
+        expect(await grantEdges(org, id)).to.have.length(3);
+        expect((await historyKinds(org, id)).filter((k) => k === 'granted')).to.have.length(1);
+        const audit = (await org.admin.get(`${org.t}/audit-events?action=access_request.granted&targetId=${id}`)).body.items;
+        expect(audit).to.have.length(1);
+        const history = await testEnv().client.workflow.getHandle(`access-request:${id}`).fetchHistory();
+        const grantAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1);
+        expect(grantAttempts?.length).to.be.at.least(1);
+      } finally {
+        await dyingApi.stop();
+        await workerA.stop();
+        await workerB?.stop();
+      }
+    });
+  });
+});

@@ -1,0 +1,164 @@
+import {
+  allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { decisionRefusal, requiredApprovals, stageOutcome } from './access-policy';
+import type { AccessRequestInput, AccessRequestState, CancelInput, RequestStatus, StageState } from './access-request.types';
+import { ActivityProfiles } from './activity-options';
+import { FailureTypes } from './failures';
+import { accessRequestStateQuery, cancelUpdate, decideUpdate } from './messages';
+import { PortalStatus } from './search-attributes';
+
+const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, grantBundle, revokeGrant } = proxyActivities<Activities>(ActivityProfiles.databaseWrite);
+
+function refuse(code: string): never {
+  throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
+}
+
+/**
+ * One access request, from submission to grant (and revocation at expiry for a time-bound grant).
+ * Sequential stages, each with its own approvers and M-of-N quorum; any deny ends the request; a stage
+ * timeout escalates or expires. Decisions and cancellation are Updates whose validators refuse, without a
+ * trace in the history, anyone who may not act. The request row, its history and audit events in
+ * PostgreSQL are written by activities; this workflow holds the authoritative state while it runs.
+ */
+export async function accessRequest(input: AccessRequestInput): Promise<AccessRequestState> {
+  const { policy } = input.definition;
+  const state: AccessRequestState = {
+    requestId: input.requestId, status: 'pending', bundleVersion: input.bundleVersion, currentStage: null, stages: [], grantedAt: null, expiresAt: null,
+  };
+  const base = { tenantId: input.tenantId, requestId: input.requestId, bundleVersion: input.bundleVersion };
+  const workflowActor = { kind: 'workflow' as const, id: workflowInfo().workflowId };
+  let cancellation: CancelInput | null = null;
+  let pendingWrites = 0;
+  /** The highest stage whose opening is recorded in PostgreSQL (what clients see). */
+  let recordedOpen = -1;
+
+  const current = (): StageState | null => (state.currentStage === null ? null : state.stages[state.currentStage] ?? null);
+  const counted = (stage: StageState) => stage.decisions.filter((d) => stage.approvers.includes(d.personId));
+  const outcome = (stage: StageState) => (stage.required === null ? 'open' : stageOutcome(stage.required, counted(stage)));
+  const closed = () => state.status !== 'pending' && state.status !== 'approved';
+
+  async function setStatus(status: RequestStatus, kind: string, actor: { kind: 'workflow' | 'person' | 'api_token'; id: string }, details: Record<string, unknown> = {}) {
+    await recordTransition({ ...base, status, kind, stage: state.currentStage, actor, details, dedupeKey: kind });
+    state.status = status;
+    upsertSearchAttributes([{ key: PortalStatus, value: status }]);
+  }
+
+  setHandler(accessRequestStateQuery, () => state);
+
+  setHandler(decideUpdate, async (d) => {
+    const stage = current() as StageState;
+    stage.decisions.push({ personId: d.personId, decision: d.decision, comment: d.comment });
+    pendingWrites += 1;
+    try {
+      await recordDecision({ ...base, stage: stage.index, personId: d.personId, decision: d.decision, comment: d.comment });
+    } finally {
+      pendingWrites -= 1;
+    }
+    // Answer once the decision's consequence is visible: the next stage opened, or the request settled.
+    if (outcome(stage) !== 'open') await condition(() => recordedOpen > stage.index || closed());
+    return state;
+  }, {
+    validator: (d) => {
+      const stage = current();
+      const refusal = decisionRefusal({
+        open: state.status === 'pending' && cancellation === null,
+        beneficiaryPersonId: input.beneficiaryPersonId,
+        submittedByPersonId: input.submittedByPersonId,
+        // Between stages (the next one not yet open) nobody is an approver.
+        approvers: stage && outcome(stage) === 'open' ? stage.approvers : [],
+        decidedThisStage: stage?.decisions.map((x) => x.personId) ?? [],
+        decidedEarlier: state.stages.filter((s) => s !== stage).flatMap((s) => s.decisions.map((x) => x.personId)),
+        approverOncePerRequest: policy.approverOncePerRequest,
+      }, d.personId);
+      if (refusal) refuse(refusal);
+    },
+  });
+
+  setHandler(cancelUpdate, async (c) => {
+    cancellation = c;
+    await condition(() => closed());
+    return state;
+  }, {
+    validator: (c) => {
+      if (state.status !== 'pending' || cancellation !== null) refuse('request_closed');
+      if (!c.administrative && c.personId !== input.beneficiaryPersonId && c.personId !== input.submittedByPersonId) refuse('not_requester');
+    },
+  });
+
+  /** Waits for a stage to be decided, cancelled or timed out. */
+  async function awaitStage(stage: StageState, seconds: number): Promise<'approved' | 'denied' | 'cancelled' | 'timed_out'> {
+    if (stage.required === null) return 'timed_out';
+    const settled = await condition(() => cancellation !== null || (outcome(stage) !== 'open' && pendingWrites === 0), seconds * 1000);
+    if (cancellation) return 'cancelled';
+    return settled ? (outcome(stage) as 'approved' | 'denied') : 'timed_out';
+  }
+
+  // The API records the submission after starting this run; if that write was lost, this one repairs it.
+  await recordSubmission(input);
+  upsertSearchAttributes([{ key: PortalStatus, value: 'pending' }]);
+  let result: 'approved' | 'denied' | 'cancelled' | 'expired' = 'approved';
+  for (let i = 0; i < policy.stages.length && result === 'approved'; i += 1) {
+    const spec = policy.stages[i]!;
+    const decidedEarlier = state.stages.flatMap((s) => s.decisions.map((x) => x.personId));
+    const opened = await resolveStage({
+      ...base, stage: i, approvers: spec.approvers, escalation: false, ownerPersonId: input.definition.ownerPersonId,
+      beneficiaryPersonId: input.beneficiaryPersonId, submittedByPersonId: input.submittedByPersonId, decidedEarlier,
+      approverOncePerRequest: policy.approverOncePerRequest, quorum: spec.quorum,
+    });
+    const stage: StageState = { index: i, name: spec.name, approvers: opened.approvers, required: requiredApprovals(spec.quorum, opened.approvers.length), decisions: [], escalated: false };
+    state.stages.push(stage);
+    state.currentStage = i;
+    await markStageOpen({ ...base, stage: i, escalation: false, approvers: stage.approvers, required: stage.required, quorum: spec.quorum });
+    recordedOpen = i;
+
+    let stageResult = await awaitStage(stage, spec.timeout.afterSeconds);
+    if (stageResult === 'timed_out' && spec.timeout.action === 'escalate') {
+      const quorum = spec.timeout.escalationQuorum ?? { type: 'count', count: 1 };
+      const escalated = await resolveStage({
+        ...base, stage: i, approvers: spec.timeout.escalateTo ?? [], escalation: true, ownerPersonId: input.definition.ownerPersonId,
+        beneficiaryPersonId: input.beneficiaryPersonId, submittedByPersonId: input.submittedByPersonId, decidedEarlier,
+        approverOncePerRequest: policy.approverOncePerRequest, quorum,
+      });
+      // The escalation approvers now decide the stage alone, under their own quorum.
+      stage.approvers = escalated.approvers;
+      stage.required = requiredApprovals(quorum, escalated.approvers.length);
+      stage.escalated = true;
+      await markStageOpen({ ...base, stage: i, escalation: true, approvers: stage.approvers, required: stage.required, quorum });
+      stageResult = await awaitStage(stage, spec.timeout.escalationAfterSeconds ?? spec.timeout.afterSeconds);
+    }
+    result = stageResult === 'timed_out' ? 'expired' : stageResult;
+  }
+
+  if (result === 'approved') {
+    await setStatus('approved', 'approved', workflowActor);
+    const grant = await grantBundle({ ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: input.durationSeconds });
+    state.grantedAt = grant.grantedAt;
+    state.expiresAt = grant.expiresAt;
+    state.status = 'granted';
+    state.currentStage = null;
+    upsertSearchAttributes([{ key: PortalStatus, value: 'granted' }]);
+    if (input.durationSeconds !== null) {
+      // The grant is time-bound: this durable timer revokes it, whatever happens to workers meanwhile.
+      await sleep(input.durationSeconds * 1000);
+      await revokeGrant({ ...base, beneficiaryPersonId: input.beneficiaryPersonId });
+      state.status = 'revoked';
+      upsertSearchAttributes([{ key: PortalStatus, value: 'revoked' }]);
+    }
+  } else if (result === 'cancelled') {
+    const c = cancellation as CancelInput | null;
+    const actor = c?.personId ? { kind: 'person' as const, id: c.personId } : { kind: 'api_token' as const, id: c?.tokenId ?? 'unknown' };
+    await setStatus('cancelled', 'cancelled', actor, { reason: c?.reason ?? null, stage: state.currentStage });
+  } else if (result === 'denied') {
+    const denial = current()?.decisions.find((d) => d.decision === 'deny');
+    await setStatus('denied', 'denied', denial ? { kind: 'person', id: denial.personId } : workflowActor, { stage: state.currentStage });
+  } else {
+    const stage = current();
+    await setStatus('expired', 'expired', workflowActor, { stage: state.currentStage, reason: stage?.required === null ? 'no_eligible_approvers' : 'timed_out' });
+  }
+  state.currentStage = null;
+
+  await condition(allHandlersFinished);
+  return state;
+}

@@ -1,0 +1,60 @@
+/** Wire types of the access-request workflow, shared by the API, the workflow and its activities. */
+import type { BundleDefinition, Decision, StageDecision } from './access-policy';
+
+export type RequestStatus = 'pending' | 'approved' | 'granted' | 'denied' | 'cancelled' | 'expired' | 'revoked';
+
+export interface AccessRequestInput {
+  tenantId: string;
+  requestId: string;
+  bundleId: string;
+  bundleVersion: number;
+  /** The bundle as of `bundleVersion`: later edits never reach a running request. */
+  definition: BundleDefinition;
+  beneficiaryPersonId: string;
+  submittedByPersonId: string | null;
+  submittedByTokenId: string;
+  justification: string;
+  /** How long the grant lasts (seconds), or null for no expiry. */
+  durationSeconds: number | null;
+}
+
+export interface DecideInput {
+  personId: string;
+  decision: Decision;
+  comment: string | null;
+}
+
+export interface CancelInput {
+  /** The person cancelling, or null for an administrator's token. */
+  personId: string | null;
+  tokenId: string;
+  /** True when the caller holds portal.requests.manage and may cancel anyone's request. */
+  administrative: boolean;
+  reason: string | null;
+}
+
+export interface StageState {
+  index: number;
+  name: string;
+  approvers: string[];
+  /** Approvals needed; null when the resolved approvers can never meet the quorum. */
+  required: number | null;
+  decisions: StageDecision[];
+  escalated: boolean;
+}
+
+export interface AccessRequestState {
+  requestId: string;
+  status: RequestStatus;
+  bundleVersion: number;
+  /** The stage waiting for decisions, or null when none is. */
+  currentStage: number | null;
+  stages: StageState[];
+  grantedAt: string | null;
+  expiresAt: string | null;
+}
+
+/** The business ID of a request's workflow: operators search the Temporal UI by it. */
+export function accessRequestWorkflowId(requestId: string): string {
+  return `access-request:${requestId}`;
+}
