@@ -30,6 +30,22 @@ export interface OpenStageInput extends RequestRef {
 
 const workflowActor = (requestId: string): Actor => ({ kind: 'workflow', id: accessRequestWorkflowId(requestId) });
 
+export interface DecisionRecord extends RequestRef {
+  stage: number;
+  personId: string;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+}
+
+async function writeDecision(tx: Executor, input: DecisionRecord): Promise<void> {
+  await tx.updateTable('access_request_approvers').set({ decision: input.decision })
+    .where('request_id', '=', input.requestId).where('stage', '=', input.stage).where('person_id', '=', input.personId).execute();
+  await appendRequestEvent(tx, {
+    ...input, kind: 'decision', stage: input.stage, actor: { kind: 'person', id: input.personId },
+    dedupeKey: `decision:${input.stage}:${input.personId}`, details: { decision: input.decision, comment: input.comment },
+  });
+}
+
 async function requireRequest(tx: Executor, ref: RequestRef) {
   const request = await lockRequest(tx, ref.tenantId, ref.requestId);
   if (!request) throw ApplicationFailure.nonRetryable(`access request ${ref.requestId} is not recorded`, FailureTypes.NotFound);
@@ -101,15 +117,10 @@ export function accessRequestActivities(db: Db) {
     },
 
     /** Records one approver's decision (once). */
-    async recordDecision(input: RequestRef & { stage: number; personId: string; decision: 'approve' | 'deny'; comment: string | null }): Promise<void> {
+    async recordDecision(input: DecisionRecord): Promise<void> {
       await db.transaction().execute(async (tx) => {
         await requireRequest(tx, input);
-        await tx.updateTable('access_request_approvers').set({ decision: input.decision })
-          .where('request_id', '=', input.requestId).where('stage', '=', input.stage).where('person_id', '=', input.personId).execute();
-        await appendRequestEvent(tx, {
-          ...input, kind: 'decision', stage: input.stage, actor: { kind: 'person', id: input.personId },
-          dedupeKey: `decision:${input.stage}:${input.personId}`, details: { decision: input.decision, comment: input.comment },
-        });
+        await writeDecision(tx, input);
       });
     },
 
@@ -125,15 +136,21 @@ export function accessRequestActivities(db: Db) {
     },
 
     /**
-     * Grants the bundle: `iga_grant` edges referencing the request, group-derived access, status, history
+     * Approves and grants the bundle: the `approved` event, `iga_grant` edges referencing the request, group-derived access, status, history
      * and audit, in one transaction and exactly once (a retry after a commit returns the recorded grant).
      */
-    async grantBundle(input: RequestRef & { beneficiaryPersonId: string; items: BundleItem[]; durationSeconds: number | null }): Promise<{ grantedAt: string; expiresAt: string | null }> {
+    async grantBundle(input: RequestRef & {
+      stage: number | null; beneficiaryPersonId: string; items: BundleItem[]; durationSeconds: number | null;
+      /** The decision that met the last quorum, recorded in the same transaction (the fast path of an approval). */
+      decision?: DecisionRecord;
+    }): Promise<{ grantedAt: string; expiresAt: string | null }> {
       return db.transaction().execute(async (tx) => {
         const request = await requireRequest(tx, input);
+        if (input.decision) await writeDecision(tx, input.decision);
         if (request.status === 'granted' || request.status === 'revoked') {
           return { grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null };
         }
+        await appendRequestEvent(tx, { ...input, kind: 'approved', stage: input.stage, actor: workflowActor(input.requestId), dedupeKey: 'approved' });
         await lockTenantAccess(tx, input.tenantId);
         let edgesCreated = 0;
         for (const item of input.items) {

@@ -1,15 +1,17 @@
 import {
-  allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  allHandlersFinished, ApplicationFailure, condition, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { decisionRefusal, requiredApprovals, stageOutcome } from './access-policy';
 import type { AccessRequestInput, AccessRequestState, CancelInput, RequestStatus, StageState } from './access-request.types';
-import { ActivityProfiles } from './activity-options';
+import { LocalActivityProfiles } from './activity-options';
 import { FailureTypes } from './failures';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate } from './messages';
 import { PortalStatus } from './search-attributes';
 
-const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, grantBundle, revokeGrant } = proxyActivities<Activities>(ActivityProfiles.databaseWrite);
+// Every step is a short, idempotent PostgreSQL transaction: local activities keep approve-to-grant close to
+// one Update round trip plus the commits themselves.
+const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, grantBundle, revokeGrant } = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
 
 function refuse(code: string): never {
   throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
@@ -33,6 +35,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   let pendingWrites = 0;
   /** The highest stage whose opening is recorded in PostgreSQL (what clients see). */
   let recordedOpen = -1;
+  const grantInput = { ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: input.durationSeconds };
+  let grant: { grantedAt: string; expiresAt: string | null } | null = null;
 
   const current = (): StageState | null => (state.currentStage === null ? null : state.stages[state.currentStage] ?? null);
   const counted = (stage: StageState) => stage.decisions.filter((d) => stage.approvers.includes(d.personId));
@@ -50,9 +54,16 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   setHandler(decideUpdate, async (d) => {
     const stage = current() as StageState;
     stage.decisions.push({ personId: d.personId, decision: d.decision, comment: d.comment });
+    const decision = { ...base, stage: stage.index, personId: d.personId, decision: d.decision, comment: d.comment };
     pendingWrites += 1;
     try {
-      await recordDecision({ ...base, stage: stage.index, personId: d.personId, decision: d.decision, comment: d.comment });
+      if (outcome(stage) === 'approved' && stage.index === policy.stages.length - 1) {
+        // This decision meets the last quorum: record it, approve and grant in one transaction.
+        state.status = 'approved';
+        grant = await grantBundle({ ...grantInput, stage: stage.index, decision });
+      } else {
+        await recordDecision(decision);
+      }
     } finally {
       pendingWrites -= 1;
     }
@@ -132,8 +143,9 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   }
 
   if (result === 'approved') {
-    await setStatus('approved', 'approved', workflowActor);
-    const grant = await grantBundle({ ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: input.durationSeconds });
+    // Approval and grant commit together: one transaction, so approved-but-not-granted is never visible.
+    state.status = 'approved';
+    grant ??= await grantBundle({ ...grantInput, stage: state.currentStage });
     state.grantedAt = grant.grantedAt;
     state.expiresAt = grant.expiresAt;
     state.status = 'granted';

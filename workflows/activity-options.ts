@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { nonRetryableFailureTypes } from './failures';
 
 /**
@@ -18,3 +18,21 @@ export const ActivityProfiles = {
     },
   },
 } satisfies Record<string, ActivityOptions>;
+
+/**
+ * Local-activity profiles: short PostgreSQL transactions run inside the worker's workflow task, without a
+ * round trip through the task queue. Used on latency-sensitive paths (an approval that grants access).
+ * Every such activity is idempotent, since a worker that dies mid-task makes the next one run it again.
+ */
+export const LocalActivityProfiles = {
+  databaseWrite: {
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      initialInterval: '200 milliseconds',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 20,
+      nonRetryableErrorTypes: nonRetryableFailureTypes,
+    },
+  },
+} satisfies Record<string, LocalActivityOptions>;

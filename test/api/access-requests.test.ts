@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { Context } from '@temporalio/activity';
-import { createActivities } from '../../activities';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { accessRequestStateQuery, decideUpdate } from '../../workflows/messages';
 import { testEnv } from '../support/env';
 import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, uniqueTaskQueue } from '../support/fixtures';
@@ -259,34 +259,32 @@ describe('access requests', () => {
   });
 
   describe('when the worker dies between approval and grant', () => {
-    it('should have a new worker finish the grant exactly once', async () => {
-      // Worker A commits the grant, then dies before it can report the activity complete.
+    it('should have a new worker finish the grant exactly once', async function () {
+      if (!process.env.DATABASE_URL) {
+        console.log('      (skipped: killing a worker process needs a PostgreSQL shared between processes; set DATABASE_URL, as CI does)');
+        this.skip();
+      }
+      this.timeout(90_000);
+      // Worker A runs in its own process: its grant commits, then the process is killed before Temporal
+      // hears of it. Worker B must finish the request, and the grant must exist exactly once.
       const taskQueue = uniqueTaskQueue('dying');
-      const real = createActivities({ db: testEnv().db });
-      let committed = false;
-      const workerA = await startWorker(taskQueue, {
-        shutdownGraceTime: '100 milliseconds',
-        activities: {
-          grantBundle: async (input) => {
-            const result = await real.grantBundle(input);
-            committed = true;
-            await Context.current().sleep('1 hour');
-            return result;
-          },
-        },
+      const workerA = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'support', 'worker-process.ts')], {
+        env: { ...process.env, TEMPORAL_ADDRESS: testEnv().address, TEMPORAL_NAMESPACE: testEnv().namespace, TASK_QUEUE: taskQueue, DIE_AFTER_GRANT: '1' },
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
+      const output: string[] = [];
+      workerA.stdout?.on('data', (b: Buffer) => output.push(b.toString()));
       const dyingApi = await startApi(taskQueue);
       let workerB: RunningWorker | null = null;
       try {
+        await eventually(async () => (output.join('').includes('ready') ? true : undefined), 60_000, 'worker A to start');
         const alice = new ApiClient(dyingApi.baseUrl, org.as.alice.token);
         const bundle = await createBundle(org, 'crash', { policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
         const id = await submit(org, alice, bundle);
         await stageOpen(org, id, 0);
         const decision = alice.as(org.as.manager.token).post(`${org.t}/requests/${id}/decisions`, { decision: 'approve' });
-        await eventually(async () => (committed ? true : undefined), 20_000, 'grant committed by worker A').catch(async (err) => {
-          throw new Error(`${err.message}: ${JSON.stringify((await Promise.race([decision, new Promise((r) => setTimeout(r, 100))])) ?? 'decision pending')}`);
-        });
-        await workerA.stop();
+        await eventually(async () => (output.join('').includes('committed') ? true : undefined), 20_000, 'grant committed by worker A');
+        workerA.kill('SIGKILL');
         workerB = await startWorker(taskQueue);
         const res = await decision;
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
@@ -295,12 +293,9 @@ describe('access requests', () => {
         expect((await historyKinds(org, id)).filter((k) => k === 'granted')).to.have.length(1);
         const audit = (await org.admin.get(`${org.t}/audit-events?action=access_request.granted&targetId=${id}`)).body.items;
         expect(audit).to.have.length(1);
-        const history = await testEnv().client.workflow.getHandle(`access-request:${id}`).fetchHistory();
-        const grantAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1);
-        expect(grantAttempts?.length).to.be.at.least(1);
       } finally {
+        workerA.kill('SIGKILL');
         await dyingApi.stop();
-        await workerA.stop();
         await workerB?.stop();
       }
     });

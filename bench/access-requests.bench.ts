@@ -1,0 +1,128 @@
+/**
+ * Approve-to-grant-visible latency with 1,000 open requests in the engine, against a bare Update round trip
+ * and PostgreSQL single-row commits measured in the same run.
+ * Goal (issue 3): approve-to-grant p99 <= Update round-trip p99 + 2 x commit p99.
+ * Uses DATABASE_URL when set (recommended: real PostgreSQL), else embedded PGlite.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { sql } from 'kysely';
+import { applyPersonSetup } from '../activities/person-setup';
+import { migrateToLatest, openDatabase } from '../db/connect';
+import { createBundle } from '../db/repositories/access-bundles';
+import { createCatalogObject } from '../db/repositories/catalog';
+import { createTenant } from '../db/repositories/tenants';
+import { ensureTemporalCli } from '../scripts/temporal-cli';
+import { freePort, loadDevServerConfig, startDevServer } from '../scripts/temporal-dev';
+import { createLogger } from '../workers/logger';
+import { createWorker, installTemporalRuntime } from '../workers/worker';
+import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
+import { decideUpdate } from '../workflows/messages';
+import { type Summary, since, summarise } from './stats';
+import { echoUpdate, finishUpdate } from './workflows';
+
+const OPEN_REQUESTS = Number(process.env.BENCH_OPEN_REQUESTS ?? 1000);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
+
+export async function run(): Promise<void> {
+  installTemporalRuntime(createLogger('error'));
+  const server = await startDevServer(await ensureTemporalCli(), loadDevServerConfig(), { port: await freePort(), uiPort: null, dbFilename: null });
+  const db = process.env.DATABASE_URL ? openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL }) : openDatabase({ kind: 'embedded', dataDir: null });
+  await migrateToLatest(db);
+  const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
+  const connection = await NativeConnection.connect({ address: server.address });
+  const taskQueue = `bench-${randomUUID()}`;
+  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db });
+  const echoWorker = await Worker.create({ connection, namespace: server.namespace, taskQueue: `${taskQueue}-echo`, workflowsPath: require.resolve('./workflows') });
+  const running = Promise.all([worker.run(), echoWorker.run()]);
+  try {
+    // Seed: one approver, one bundle with a single 1-of-1 stage, OPEN_REQUESTS people each with an open request.
+    const tenant = (await createTenant(db, { kind: 'customer', slug: `bench-${randomUUID().slice(0, 8)}`, name: 'Bench' }))!;
+    const setup = (displayName: string) => {
+      const personId = randomUUID();
+      return applyPersonSetup(db, { tenantId: tenant.id, personId, displayName, email: null, profile: {}, groupIds: [], actor: { kind: 'system', id: 'bench' }, requestId: null }).then(() => personId);
+    };
+    const approver = await setup('Approver');
+    const group = (await createCatalogObject(db, 'groups', { tenantId: tenant.id, name: 'bench', description: null }))!;
+    const bundle = (await db.transaction().execute((tx) => createBundle(tx, {
+      tenantId: tenant.id, createdBy: 'bench', definition: {
+        name: 'bench', description: null, ownerPersonId: approver, items: [{ kind: 'group', id: group.id }], maxDurationSeconds: null, eligibility: [],
+        policy: { stages: [{ name: 'approve', approvers: [{ type: 'person', personId: approver }], quorum: { type: 'count', count: 1 }, timeout: { afterSeconds: 86400, action: 'expire' } }], approverOncePerRequest: false },
+      },
+    })))!;
+    console.log(`seeding ${OPEN_REQUESTS} open requests...`);
+    const requests: string[] = [];
+    for (let i = 0; i < OPEN_REQUESTS; i += 1) {
+      const person = await setup(`Person ${i}`);
+      const requestId = randomUUID();
+      const input: AccessRequestInput = {
+        tenantId: tenant.id, requestId, bundleId: bundle.id, bundleVersion: 1, definition: bundle.definition, beneficiaryPersonId: person,
+        submittedByPersonId: person, submittedByTokenId: randomUUID(), justification: 'bench', durationSeconds: null,
+      };
+      await client.workflow.start('accessRequest', { taskQueue, workflowId: accessRequestWorkflowId(requestId), args: [input] });
+      requests.push(requestId);
+    }
+    for (;;) {
+      const open = await db.selectFrom('access_requests').select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('tenant_id', '=', tenant.id).where('current_stage', '=', 0).executeTakeFirstOrThrow();
+      if (Number(open.n) >= OPEN_REQUESTS) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    // Baseline 1: a bare Update round trip on a trivial workflow.
+    const echo = await client.workflow.start('benchEcho', { taskQueue: `${taskQueue}-echo`, workflowId: `bench-echo-${randomUUID()}` });
+    for (let i = 0; i < 20; i += 1) await echo.executeUpdate(echoUpdate, { args: [i] });
+    const updateRtt: number[] = [];
+    for (let i = 0; i < SAMPLES; i += 1) {
+      const t = performance.now();
+      await echo.executeUpdate(echoUpdate, { args: [i] });
+      updateRtt.push(since(t));
+    }
+    await echo.executeUpdate(finishUpdate);
+
+    // Baseline 2: a PostgreSQL single-row commit.
+    await sql`create table if not exists bench_commits (id bigserial primary key, at timestamptz not null default now())`.execute(db);
+    const commits: number[] = [];
+    for (let i = 0; i < SAMPLES; i += 1) {
+      const t = performance.now();
+      await db.transaction().execute((tx) => sql`insert into bench_commits default values`.execute(tx));
+      commits.push(since(t));
+    }
+    await sql`drop table bench_commits`.execute(db);
+
+    // Approve, then read the grant back from PostgreSQL: the latency a client sees.
+    const approveToGrant: number[] = [];
+    for (const requestId of requests.slice(0, SAMPLES)) {
+      const t = performance.now();
+      await client.workflow.getHandle(accessRequestWorkflowId(requestId)).executeUpdate(decideUpdate, { args: [{ personId: approver, decision: 'approve', comment: null }] });
+      for (;;) {
+        const row = await db.selectFrom('access_requests').select('status').where('id', '=', requestId).executeTakeFirstOrThrow();
+        if (row.status === 'granted') break;
+      }
+      approveToGrant.push(since(t));
+    }
+
+    const result = {
+      benchmark: 'access-requests', openRequests: OPEN_REQUESTS, samples: SAMPLES, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
+      approveToGrantMs: summarise(approveToGrant), updateRoundTripMs: summarise(updateRtt), commitMs: summarise(commits),
+    } as { [k: string]: unknown; approveToGrantMs: Summary; updateRoundTripMs: Summary; commitMs: Summary };
+    const budget = result.updateRoundTripMs.p99 + 2 * result.commitMs.p99;
+    const ratio = Math.round((result.approveToGrantMs.p99 / budget) * 100) / 100;
+    Object.assign(result, { budgetP99Ms: Math.round(budget * 100) / 100, ratioP99: ratio, goalMet: ratio <= 1, measuredAt: new Date().toISOString() });
+    console.log(JSON.stringify(result, null, 2));
+    console.log(`approve-to-grant p99 ${result.approveToGrantMs.p99} ms vs Update RTT p99 + 2 commits p99 = ${result.budgetP99Ms} ms: ratio ${ratio} (goal <= 1)`);
+    mkdirSync(join(__dirname, 'results'), { recursive: true });
+    writeFileSync(join(__dirname, 'results', 'access-requests.json'), `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    worker.shutdown();
+    echoWorker.shutdown();
+    await running;
+    await connection.close();
+    await client.connection.close();
+    await db.destroy();
+    await server.stop();
+  }
+}

@@ -1,0 +1,15 @@
+/** Baseline workflows for benchmarks only (bundled by the bench worker, never by Portal's). */
+import { condition, defineUpdate, setHandler } from '@temporalio/workflow';
+
+export const echoUpdate = defineUpdate<number, [number]>('bench.echo');
+export const finishUpdate = defineUpdate<void, []>('bench.finish');
+
+/** A workflow whose Update answers at once: the bare Update round trip. */
+export async function benchEcho(): Promise<void> {
+  let done = false;
+  setHandler(echoUpdate, (n) => n);
+  setHandler(finishUpdate, () => {
+    done = true;
+  });
+  await condition(() => done);
+}
