@@ -301,3 +301,62 @@ describe('access requests', () => {
     });
   });
 });
+
+describe('bundle definitions', () => {
+  let worker: RunningWorker;
+  let api: RunningApi;
+  let org: AccessOrg;
+  before(async () => {
+    worker = await startWorker();
+    api = await startApi(worker.taskQueue);
+    org = await createAccessOrg(api.baseUrl);
+  });
+  after(async () => {
+    await api.stop();
+    await worker.stop();
+  });
+
+  const base = () => ({
+    name: 'def', ownerPersonId: org.ids.boss, items: [{ kind: 'role', id: org.role }], policy: twoStagePolicy(org),
+  });
+
+  describe('when a definition is malformed', () => {
+    it('should refuse it with validation_failed naming the field, and create nothing', async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...base(), policy: { stages: [] } }, 'body.policy.stages'],
+        [{ ...base(), items: [] }, 'body.items'],
+        [{ ...base(), policy: { stages: [{ ...twoStagePolicy(org).stages[0], timeout: { afterSeconds: 5, action: 'escalate' } }] } }, 'body.policy.stages.0.timeout.escalateTo'],
+        [{ ...base(), policy: { stages: [{ ...twoStagePolicy(org).stages[0], approvers: [{ type: 'person', personId: org.ids.sec1 }], quorum: { type: 'count', count: 2 } }] } }, 'body.policy.stages.0.quorum'],
+        [{ ...base(), eligibility: [{ type: 'attribute', attribute: 'x', operator: 'like', value: 'y' }] }, 'body.eligibility.0'],
+        [{ ...base(), surprise: true }, 'body'],
+      ];
+      for (const [body, path] of cases) {
+        const res = await org.admin.post(`${org.t}/bundles`, body);
+        expect(res.status, JSON.stringify(res.body)).to.equal(400);
+        expect(res.body.code).to.equal('validation_failed');
+        expect(res.body.errors.map((e: { path: string }) => e.path), JSON.stringify(res.body.errors)).to.include(path);
+      }
+      expect((await org.admin.get(`${org.t}/bundles`)).body.items).to.deep.equal([]);
+    });
+  });
+
+  describe('when a definition names what does not exist in the tenant', () => {
+    it('should refuse it with reference_not_found and each path', async () => {
+      const ghost = '00000000-0000-4000-8000-000000000000';
+      const res = await org.admin.post(`${org.t}/bundles`, {
+        ...base(), ownerPersonId: ghost, items: [{ kind: 'application', id: ghost }],
+        eligibility: [{ type: 'group_member', groupId: ghost }],
+      });
+      expect(res.status).to.equal(422);
+      expect(res.body.code).to.equal('reference_not_found');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.have.members(['body.items[0].id', 'body.ownerPersonId', 'body.eligibility[0].groupId']);
+    });
+  });
+
+  describe('when two bundles share a name', () => {
+    it('should answer name_taken', async () => {
+      expect((await org.admin.post(`${org.t}/bundles`, { ...base(), name: 'twin' })).status).to.equal(201);
+      expect((await org.admin.post(`${org.t}/bundles`, { ...base(), name: 'twin' })).body.code).to.equal('name_taken');
+    });
+  });
+});
