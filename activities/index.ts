@@ -1,6 +1,7 @@
 import type { Db } from '../db/database';
 import type { PersonSetupInput } from '../workflows/person-setup.types';
 import { accessRequestActivities } from './access-requests';
+import { lifecycleActivities } from './lifecycle';
 import { applyPersonSetup } from './person-setup';
 
 /** What activities need from the process: injected, so tests pass their own. */
@@ -13,6 +14,7 @@ export function createActivities({ db }: ActivityDeps) {
   return {
     applyPersonSetup: (input: PersonSetupInput) => applyPersonSetup(db, input),
     ...accessRequestActivities(db),
+    ...lifecycleActivities(db),
   };
 }
 

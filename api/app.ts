@@ -7,7 +7,8 @@ import { InvalidCursorError } from '../db/repositories/pagination';
 import { GroupCycleError } from '../db/repositories/group-members';
 import { getTenant } from '../db/repositories/tenants';
 import { authenticate } from './auth';
-import { type ApiDeps, canActOn } from './context';
+import { type ApiDeps, type Caller, canActOn } from './context';
+import { verifyHrSignature } from './hr-signature';
 import { buildOpenApiDocument } from './openapi';
 import { ApiError, fieldErrors, problemBody } from './problems';
 import type { RouteDef } from './route';
@@ -15,6 +16,9 @@ import { allRoutes } from './routes';
 
 /** The largest JSON body the API accepts. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** The largest text body (an HR batch import). */
+export const MAX_IMPORT_BYTES = 10 * 1024 * 1024;
+const textBodyTypes = ['text/csv', 'application/x-ndjson', 'application/jsonl'];
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 const tenantIdParam = z.strictObject({ tenantId: z.string() });
@@ -52,12 +56,21 @@ function handle(route: RouteDef, deps: ApiDeps) {
   const query = route.query ?? z.strictObject({});
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const caller = await authenticate(req, deps);
+      let caller: Caller;
       let tenant = null;
-      if (route.tenantScoped) {
+      if (route.auth === 'hr_signature') {
         const { tenantId } = tenantIdParam.parse({ tenantId: req.params.tenantId });
         tenant = await getTenant(deps.db, tenantId);
-        if (!tenant || !canActOn(caller, tenant)) throw new ApiError('tenant_not_found', `Tenant ${tenantId} was not found.`);
+        if (!tenant) throw new ApiError('unauthenticated', 'The signature is not valid for this endpoint.');
+        await verifyHrSignature(req, deps, tenant.id);
+        caller = { tokenId: 'hr-webhook', tenantId: tenant.id, tenantKind: tenant.kind, personId: null, permissions: new Set() };
+      } else {
+        caller = await authenticate(req, deps);
+        if (route.tenantScoped) {
+          const { tenantId } = tenantIdParam.parse({ tenantId: req.params.tenantId });
+          tenant = await getTenant(deps.db, tenantId);
+          if (!tenant || !canActOn(caller, tenant)) throw new ApiError('tenant_not_found', `Tenant ${tenantId} was not found.`);
+        }
       }
       const needed = route.permission === null ? [] : typeof route.permission === 'string' ? [route.permission] : route.permission;
       if (needed.length > 0 && !needed.some((p) => caller.permissions.has(p))) {
@@ -72,7 +85,12 @@ function handle(route: RouteDef, deps: ApiDeps) {
         if (!h.success) throw new ApiError('validation_failed', 'Headers are not valid.', fieldErrors('header', h.error));
       }
       let body: unknown = undefined;
-      if (route.body) {
+      if (route.body && route.bodyType === 'text') {
+        if (!req.is(textBodyTypes)) throw new ApiError('unsupported_media_type', `Send the body as ${textBodyTypes.join(' or ')}.`);
+        const b = route.body.safeParse(typeof req.body === 'string' ? req.body : undefined);
+        if (!b.success) throw new ApiError('validation_failed', 'The request body is not valid.', fieldErrors('body', b.error));
+        body = b.data;
+      } else if (route.body) {
         if (hasBody(req) && !req.is('application/json')) throw new ApiError('unsupported_media_type', 'Send the body as application/json.');
         const b = route.body.safeParse(req.body);
         if (!b.success) throw new ApiError('validation_failed', 'The request body is not valid.', fieldErrors('body', b.error));
@@ -133,7 +151,12 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json(openapi);
   });
 
-  app.use(express.json({ limit: MAX_BODY_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
+  // The raw bytes are kept for signature checks (HR webhooks sign the exact body they send).
+  const keepRaw = (req: Request, _res: Response, buf: Buffer) => {
+    (req as Request & { rawBody?: Buffer }).rawBody = buf;
+  };
+  app.use(express.json({ limit: MAX_BODY_BYTES, strict: true, type: ['application/json', 'application/*+json'], verify: keepRaw }));
+  app.use(express.text({ limit: MAX_IMPORT_BYTES, type: textBodyTypes }));
   const router = express.Router({ strict: true });
   for (const route of allRoutes) router[route.method](route.path, handle(route, deps));
   app.use(router);

@@ -9,6 +9,8 @@ export interface ApiDeps {
   db: Db;
   temporal: { client: Client; taskQueue: string };
   logger: Logger;
+  /** Key for secrets at rest (AES-256-GCM). */
+  secretKey: Buffer;
 }
 
 /** The authenticated API client behind a request. */

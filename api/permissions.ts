@@ -25,6 +25,10 @@ export const Permissions = [
   'portal.requests.view',
   'portal.requests.decide',
   'portal.requests.manage',
+  'portal.hr.view',
+  'portal.hr.manage',
+  'portal.lifecycle.view',
+  'portal.lifecycle.manage',
 ] as const;
 
 export type Permission = (typeof Permissions)[number];

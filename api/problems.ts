@@ -29,6 +29,7 @@ export const ProblemCodes = {
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
   reference_not_found: { status: 422, title: 'The request names resources that do not exist in this tenant' },
   not_eligible: { status: 422, title: 'The person may not request this bundle' },
+  hold_closed: { status: 409, title: 'The hold has already been decided' },
   duration_too_long: { status: 422, title: 'The requested duration exceeds the bundle maximum' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },

@@ -41,6 +41,13 @@ export interface RouteDef<P extends AnyObject = AnyObject, Q extends AnyObject =
   permission: Permission | readonly Permission[] | null;
   /** Whether the route names a tenant in `:tenantId` (checked before the handler runs). */
   tenantScoped: boolean;
+  /**
+   * How callers prove who they are: a bearer API token (the default), or an HMAC signature over the raw
+   * body with the tenant's HR webhook secret (HR systems do not hold API tokens).
+   */
+  auth?: 'bearer' | 'hr_signature';
+  /** `json` (the default) or `text` (CSV / JSON lines, parsed by the handler). */
+  bodyType?: 'json' | 'text';
   params?: P;
   query?: Q;
   body?: B;

@@ -7,6 +7,9 @@ import type { ApiTokensTable } from './tables/api-tokens';
 import type { AppAssignmentsTable, ApplicationsTable } from './tables/applications';
 import type { AuditEventsTable } from './tables/audit-events';
 import type { GroupMembersTable, GroupsTable } from './tables/groups';
+import type {
+  HrEventsTable, HrHoldsTable, HrSettingsTable, LifecycleRunsTable, LifecycleTemplatesTable, OutboxMessagesTable, PersonExternalIdsTable,
+} from './tables/hr-lifecycle';
 import type { TenantMembershipsTable } from './tables/memberships';
 import type { PeopleTable } from './tables/people';
 import type { RolesTable } from './tables/roles';
@@ -30,6 +33,13 @@ export interface Database {
   access_requests: AccessRequestsTable;
   access_request_approvers: AccessRequestApproversTable;
   access_request_events: AccessRequestEventsTable;
+  person_external_ids: PersonExternalIdsTable;
+  hr_settings: HrSettingsTable;
+  hr_holds: HrHoldsTable;
+  hr_events: HrEventsTable;
+  lifecycle_templates: LifecycleTemplatesTable;
+  lifecycle_runs: LifecycleRunsTable;
+  outbox_messages: OutboxMessagesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -18,9 +18,11 @@ import { createBundle } from '../db/repositories/access-bundles';
 import { createCatalogObject } from '../db/repositories/catalog';
 import type { ApprovalStage, BundleDefinition } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
-import { accessRequestStateQuery, cancelUpdate, decideUpdate } from '../workflows/messages';
-import { PortalBundleId, PortalStatus, PortalTenantId } from '../workflows/search-attributes';
+import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, lifecycleStateQuery } from '../workflows/messages';
+import { PortalBundleId, PortalPersonId, PortalStatus, PortalTenantId } from '../workflows/search-attributes';
 import { createTenant } from '../db/repositories/tenants';
+import { personIdForEmployee, putHrSettings } from '../db/repositories/hr';
+import { type HrEventPayload, type LifecycleEvent, type LifecycleState, lifecycleWorkflowId } from '../workflows/lifecycle.types';
 import { createLogger } from '../workers/logger';
 import { createWorker, installTemporalRuntime } from '../workers/worker';
 import { personSetupWorkflowId, type PersonSetupInput } from '../workflows/person-setup.types';
@@ -61,8 +63,8 @@ async function main() {
     'failed-missing-group': { ...base, personId: randomUUID(), groupIds: [randomUUID()] },
   };
 
-  const save = async (type: string, name: string, handle: WorkflowHandle) => {
-    await handle.result().catch(() => undefined);
+  const save = async (type: string, name: string, handle: WorkflowHandle, waitForResult = true) => {
+    if (waitForResult) await handle.result().catch(() => undefined);
     const dir = join(historiesDir, type);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 2)}\n`);
@@ -121,6 +123,52 @@ async function main() {
     await scenario.act(handle);
     await save('accessRequest', name, handle);
   }
+
+  // lifecycle: a future-dated joiner, a mover, a leaver through its retention wait; a rehire cancelling a
+  // pending leaver; a run that continues as new. Lifecycles never complete: histories are taken mid-life.
+  await putHrSettings(db, tenant.id, { leaverDeleteAfterSeconds: 1 });
+  const hrEvent = (employeeId: string, type: HrEventPayload['type'], offsetMs: number, profile: HrEventPayload['profile'] = {}, effectiveInMs: number | null = null): LifecycleEvent => ({
+    id: randomUUID(),
+    payload: {
+      eventId: randomUUID(), type, employeeId, occurredAt: new Date(Date.now() + offsetMs).toISOString(),
+      effectiveAt: effectiveInMs === null ? null : new Date(Date.now() + effectiveInMs).toISOString(), displayName: `Employee ${employeeId}`, profile, cancelsEventId: null,
+    },
+  });
+  const lifecycleRun = async (employeeId: string, continueAfterEvents?: number) => {
+    const personId = personIdForEmployee(tenant.id, employeeId);
+    return client.workflow.start('lifecycle', {
+      taskQueue, workflowId: lifecycleWorkflowId(tenant.id, personId),
+      args: [{ tenantId: tenant.id, personId, ...(continueAfterEvents ? { continueAfterEvents } : {}) }],
+      typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalPersonId, value: personId }],
+    });
+  };
+  const until = async (h: WorkflowHandle, pred: (s: LifecycleState) => boolean) => {
+    for (;;) {
+      const s = await h.query(lifecycleStateQuery);
+      if (pred(s)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const full = await lifecycleRun('R1');
+  await full.signal(hrEventSignal, hrEvent('R1', 'hire', 0, { department: 'engineering' }, 1000));
+  await until(full, (s) => s.personState === 'active' && s.scheduled === null);
+  await full.signal(hrEventSignal, hrEvent('R1', 'update', 100, { department: 'sales' }));
+  await full.signal(hrEventSignal, hrEvent('R1', 'termination', 200));
+  await until(full, (s) => s.personState === 'deleted');
+  await save('lifecycle', 'joiner-mover-leaver', full, false);
+
+  const rehire = await lifecycleRun('R2');
+  await rehire.signal(hrEventSignal, hrEvent('R2', 'hire', 0, { department: 'engineering' }));
+  await rehire.signal(hrEventSignal, hrEvent('R2', 'termination', 100, {}, 60_000));
+  await until(rehire, (s) => s.scheduled?.kind === 'leaver');
+  await rehire.signal(hrEventSignal, hrEvent('R2', 'rehire', 200));
+  await until(rehire, (s) => s.eventsProcessed === 3);
+  await save('lifecycle', 'rehire-cancels-leaver', rehire, false);
+
+  const continued = await lifecycleRun('R3', 2);
+  for (const [i, type] of (['hire', 'update', 'update'] as const).entries()) await continued.signal(hrEventSignal, hrEvent('R3', type, i * 100, { payGrade: `P${i}` }));
+  await until(client.workflow.getHandle(continued.workflowId), (s) => s.eventsProcessed === 3);
+  await save('lifecycle', 'continued-as-new', client.workflow.getHandle(continued.workflowId, continued.firstExecutionRunId), false);
 
   worker.shutdown();
   await running;

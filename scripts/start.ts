@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { migrateToLatest } from '../db/connect';
 import { close, listen } from '../api/server';
 import { loadConfig } from '../workers/config';
+import { loadOrCreateSecretKey } from '../workers/secrets';
 import { createLogger } from '../workers/logger';
 import { bootstrapOperator, connectClient, connectWorker, openConfiguredDatabase, untilSignal } from '../workers/process';
 import { createWorker, installTemporalRuntime } from '../workers/worker';
@@ -41,7 +42,7 @@ async function main() {
   const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db });
   const workerRun = worker.run();
   const client = await connectClient(config, address);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: loadOrCreateSecretKey(config.secretKey, config.dataDir) }, config.host, config.port);
   const apiUrl = `http://${config.host}:${(server.address() as AddressInfo).port}`;
 
   say('');

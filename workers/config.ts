@@ -18,6 +18,7 @@ const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: optionalString,
   TEMPORAL_TLS_SERVER_NAME: optionalString,
   TEMPORAL_TLS: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).optional()),
+  PORTAL_SECRET_KEY: optionalString,
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
 });
 
@@ -38,6 +39,8 @@ export interface PortalConfig {
   dataDir: string;
   databaseUrl: string | null;
   temporal: TemporalSettings;
+  /** Base64 32-byte key for secrets at rest; null: a local key under dataDir (see workers/secrets.ts). */
+  secretKey: string | null;
   logLevel: string;
 }
 
@@ -72,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Porta
         }
         : null,
     },
+    secretKey: e.PORTAL_SECRET_KEY ?? null,
     logLevel: e.LOG_LEVEL,
   };
   return Object.freeze({ ...config, temporal: Object.freeze(config.temporal) });

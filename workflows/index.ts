@@ -1,3 +1,4 @@
 /** The one barrel of workflows: the worker bundles this file and nothing else. */
 export { accessRequest } from './access-request';
+export { lifecycle } from './lifecycle';
 export { personSetup } from './person-setup';

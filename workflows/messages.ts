@@ -2,8 +2,9 @@
  * Every signal, query and update, defined once with stable wire names. Dependency-free apart from the
  * workflow SDK's definers, so the API imports it too.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AccessRequestState, CancelInput, DecideInput } from './access-request.types';
+import type { LifecycleEvent, LifecycleKickoff, LifecycleState } from './lifecycle.types';
 import type { PersonSetupState } from './person-setup.types';
 
 export const personSetupStateQuery = defineQuery<PersonSetupState>('portal.personSetup.state');
@@ -13,3 +14,9 @@ export const accessRequestStateQuery = defineQuery<AccessRequestState>('portal.a
 export const decideUpdate = defineUpdate<AccessRequestState, [DecideInput]>('portal.accessRequest.decide');
 /** Cancels a pending request (its requester, or an administrator). */
 export const cancelUpdate = defineUpdate<AccessRequestState, [CancelInput]>('portal.accessRequest.cancel');
+
+export const lifecycleStateQuery = defineQuery<LifecycleState>('portal.lifecycle.state');
+/** An accepted HR event for this person (signal-with-start from the API). */
+export const hrEventSignal = defineSignal<[LifecycleEvent]>('portal.lifecycle.hrEvent');
+/** A manual kickoff of a joiner, mover or leaver run. */
+export const kickoffSignal = defineSignal<[LifecycleKickoff]>('portal.lifecycle.kickoff');

@@ -39,11 +39,11 @@ const stageSchema = z.strictObject({
   || s.quorum.count <= new Set(s.approvers.map((a) => (a as { personId: string }).personId)).size,
 { message: 'the quorum is larger than the named approvers', path: ['quorum'] });
 
-const eligibilityRule: z.ZodType<EligibilityRule> = z.lazy(() => z.union([
+export const eligibilityRuleSchema: z.ZodType<EligibilityRule> = z.lazy(() => z.union([
   z.strictObject({ type: z.literal('attribute'), attribute: z.string().min(1).max(64), operator: z.enum(['equals', 'not_equals']), value: z.union([z.string(), z.number(), z.boolean()]) }),
   z.strictObject({ type: z.literal('attribute'), attribute: z.string().min(1).max(64), operator: z.literal('in'), values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).max(100) }),
   z.strictObject({ type: z.literal('group_member'), groupId: uuid }),
-  z.strictObject({ type: z.literal('any'), rules: z.array(eligibilityRule).min(1).max(20) }),
+  z.strictObject({ type: z.literal('any'), rules: z.array(eligibilityRuleSchema).min(1).max(20) }),
 ]));
 
 export const bundleDefinitionSchema = z.strictObject({
@@ -52,7 +52,7 @@ export const bundleDefinitionSchema = z.strictObject({
   ownerPersonId: uuid,
   items: z.array(z.strictObject({ kind: z.enum(['role', 'group', 'application']), id: uuid })).min(1).max(50),
   maxDurationSeconds: seconds.nullable().optional(),
-  eligibility: z.array(eligibilityRule).max(20).default([]),
+  eligibility: z.array(eligibilityRuleSchema).max(20).default([]),
   policy: z.strictObject({ stages: z.array(stageSchema).min(1).max(10), approverOncePerRequest: z.boolean().default(false) }),
 }).meta({ id: 'BundleDefinition' });
 

@@ -4,6 +4,8 @@ import { apiTokenRoutes } from './api-tokens';
 import { applicationRoutes, roleRoutes } from './applications';
 import { bundleRoutes } from './bundles';
 import { groupRoutes } from './groups';
+import { hrRoutes } from './hr';
+import { lifecycleRoutes } from './lifecycle';
 import { peopleRoutes } from './people';
 import { requestRoutes } from './requests';
 import { tenantRoutes } from './tenants';
@@ -11,5 +13,5 @@ import { tenantRoutes } from './tenants';
 /** Every endpoint of the API, in documentation order. */
 export const allRoutes: readonly RouteDef[] = [
   ...tenantRoutes, ...apiTokenRoutes, ...peopleRoutes, ...groupRoutes, ...roleRoutes, ...applicationRoutes, ...accessRoutes,
-  ...bundleRoutes, ...requestRoutes,
+  ...bundleRoutes, ...requestRoutes, ...hrRoutes, ...lifecycleRoutes,
 ];

@@ -1,6 +1,7 @@
 import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
 
-export type PersonStatus = 'pending' | 'active';
+/** pending: being set up; active; disabled: a leaver, access removed; deleted: a leaver past the retention wait. */
+export type PersonStatus = 'pending' | 'active' | 'disabled' | 'deleted';
 
 /** A person, owned by their home tenant; their presence in tenants is a membership. */
 export interface PeopleTable {

@@ -12,6 +12,9 @@ import { createWorker, type WorkerDeps } from '../../workers/worker';
 import { applyPersonSetup } from '../../activities/person-setup';
 import { testEnv, testLogger } from './env';
 
+/** The key tests encrypt secrets at rest with. */
+export const testSecretKey = Buffer.alloc(32, 7);
+
 /** A unique task queue name for one test. */
 export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomUUID()}`;
@@ -96,7 +99,7 @@ export interface RunningApi {
 /** Starts the real API on a free port, starting workflows on `taskQueue`. */
 export async function startApi(taskQueue: string): Promise<RunningApi> {
   const env = testEnv();
-  const server = await listen({ db: env.db, temporal: { client: env.client, taskQueue }, logger: testLogger }, '127.0.0.1', 0);
+  const server = await listen({ db: env.db, temporal: { client: env.client, taskQueue }, logger: testLogger, secretKey: testSecretKey }, '127.0.0.1', 0);
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { server, baseUrl, stop: () => close(server) };
 }

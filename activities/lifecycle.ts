@@ -1,0 +1,225 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
+import type { Db, Executor } from '../db/database';
+import { grantEdge, lockTenantAccess } from '../db/repositories/access-edges';
+import { eligibilityFacts, getBundle, managerOf } from '../db/repositories/access-bundles';
+import { type Actor, appendAudit } from '../db/repositories/audit';
+import { syncDerivedGroupEdges } from '../db/repositories/group-members';
+import { currentTemplate, setHrEventStatus, templateVersion } from '../db/repositories/hr';
+import { newId } from '../db/repositories/ids';
+import { applyProfileObservation } from '../db/repositories/profiles';
+import type { HrEventStatus } from '../db/tables/hr-lifecycle';
+import { evaluateEligibility } from '../workflows/access-policy';
+import { FailureTypes } from '../workflows/failures';
+import {
+  type HrEventPayload, type LifecycleKind, type LifecycleRunStep, type LifecycleStep, type LifecycleTemplateDefinition, lifecycleWorkflowId,
+} from '../workflows/lifecycle.types';
+
+interface PersonRef {
+  tenantId: string;
+  personId: string;
+}
+
+const HR_SYSTEM = 'hr';
+const birthrightRef = (bundleId: string) => `birthright:${bundleId}`;
+const actorOf = (ref: PersonRef): Actor => ({ kind: 'workflow', id: lifecycleWorkflowId(ref.tenantId, ref.personId) });
+
+async function appendRunStep(tx: Executor, runId: string, entry: LifecycleRunStep): Promise<void> {
+  await tx.updateTable('lifecycle_runs')
+    .set({ steps: sql`steps || ${JSON.stringify([entry])}::jsonb` as never, updated_at: new Date() })
+    .where('id', '=', runId).execute();
+}
+
+/** Desired birthright bundles for a person under the joiner template's rules. */
+async function desiredBirthright(tx: Executor, ref: PersonRef): Promise<Map<string, { kind: 'role' | 'group' | 'application'; id: string }[]>> {
+  const { definition } = await currentTemplate(tx, ref.tenantId, 'joiner');
+  const facts = await eligibilityFacts(tx, ref.tenantId, ref.personId);
+  const desired = new Map<string, { kind: 'role' | 'group' | 'application'; id: string }[]>();
+  for (const rule of definition.birthright) {
+    if (!evaluateEligibility(rule.when, facts).eligible) continue;
+    const bundle = await getBundle(tx, ref.tenantId, rule.bundleId);
+    if (bundle) desired.set(rule.bundleId, bundle.definition.items);
+  }
+  return desired;
+}
+
+/** Brings a person's birthright edges to the desired set: grant what is missing; with `revoke`, remove the rest. */
+async function reconcileBirthright(tx: Executor, ref: PersonRef, revoke: boolean): Promise<{ granted: string[]; revoked: string[] }> {
+  await lockTenantAccess(tx, ref.tenantId);
+  const desired = await desiredBirthright(tx, ref);
+  const want = new Map<string, { bundleId: string; kind: 'role' | 'group' | 'application'; id: string }>();
+  for (const [bundleId, items] of desired) for (const item of items) want.set(`${birthrightRef(bundleId)}|${item.kind}|${item.id}`, { bundleId, ...item });
+  const live = await tx.selectFrom('access_edges').select(['id', 'source_ref', 'target_kind', 'target_id'])
+    .where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId).where('revoked_at', 'is', null)
+    .where('source_ref', 'like', 'birthright:%').execute();
+  const revoked: string[] = [];
+  for (const e of live) {
+    const key = `${e.source_ref}|${e.target_kind}|${e.target_id}`;
+    if (want.has(key)) want.delete(key);
+    else if (revoke) revoked.push(e.id);
+  }
+  if (revoked.length > 0) await tx.updateTable('access_edges').set({ revoked_at: new Date() }).where('id', 'in', revoked).execute();
+  const granted: string[] = [];
+  for (const w of want.values()) {
+    await grantEdge(tx, { tenantId: ref.tenantId, personId: ref.personId, targetKind: w.kind, targetId: w.id, source: 'iga_grant', trust: 'governed', sourceRef: birthrightRef(w.bundleId) });
+    granted.push(`${w.kind}:${w.id}`);
+  }
+  await syncDerivedGroupEdges(tx, ref.tenantId, [ref.personId]);
+  return { granted, revoked: live.filter((e) => revoked.includes(e.id)).map((e) => `${e.target_kind}:${e.target_id}`) };
+}
+
+async function setPersonStatus(tx: Executor, ref: PersonRef, status: 'active' | 'disabled' | 'deleted'): Promise<'applied' | 'already_in_state'> {
+  const updated = await tx.updateTable('people').set({ status, updated_at: new Date() })
+    .where('id', '=', ref.personId).where('tenant_id', '=', ref.tenantId).where('status', '!=', status).returning('id').executeTakeFirst();
+  return updated ? 'applied' : 'already_in_state';
+}
+
+/** Executes one template step, idempotently. */
+async function executeStep(tx: Executor, ref: PersonRef, runId: string, kind: LifecycleKind, step: LifecycleStep): Promise<{ outcome: LifecycleRunStep['outcome']; details: Record<string, unknown> }> {
+  switch (step.type) {
+    case 'activate':
+      return { outcome: await setPersonStatus(tx, ref, 'active'), details: {} };
+    case 'disable':
+      return { outcome: await setPersonStatus(tx, ref, 'disabled'), details: {} };
+    case 'delete':
+      return { outcome: await setPersonStatus(tx, ref, 'deleted'), details: {} };
+    case 'grant_birthright':
+    case 'reconcile_birthright': {
+      const result = await reconcileBirthright(tx, ref, step.type === 'reconcile_birthright');
+      return { outcome: result.granted.length + result.revoked.length > 0 ? 'applied' : 'already_in_state', details: result };
+    }
+    case 'revoke_all_access': {
+      await lockTenantAccess(tx, ref.tenantId);
+      const memberships = await tx.deleteFrom('group_members').where('tenant_id', '=', ref.tenantId).where('member_person_id', '=', ref.personId).returning('group_id').execute();
+      const assignments = await tx.deleteFrom('app_assignments').where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId).returning('application_id').execute();
+      const edges = await tx.updateTable('access_edges').set({ revoked_at: new Date() })
+        .where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId).where('revoked_at', 'is', null).returning('id').execute();
+      const changed = memberships.length + assignments.length + edges.length;
+      return { outcome: changed > 0 ? 'applied' : 'already_in_state', details: { groupMemberships: memberships.length, appAssignments: assignments.length, edgesRevoked: edges.length } };
+    }
+    case 'notify_manager': {
+      const manager = await managerOf(tx, ref.tenantId, ref.personId);
+      const person = await tx.selectFrom('people').select('display_name').where('id', '=', ref.personId).executeTakeFirst();
+      const row = await tx.insertInto('outbox_messages').values({
+        id: newId(), tenant_id: ref.tenantId, kind: `lifecycle.${kind}`, recipient_person_id: manager,
+        subject: `${person?.display_name ?? ref.personId}: ${kind} run`, body: JSON.stringify({ personId: ref.personId, runId, kind }),
+        dedupe_key: `${runId}:notify_manager`,
+      }).onConflict((oc) => oc.columns(['tenant_id', 'dedupe_key']).doNothing()).returning('id').executeTakeFirst();
+      return { outcome: row ? 'applied' : 'already_in_state', details: { recipientPersonId: manager } };
+    }
+    case 'wait':
+      return { outcome: 'skipped', details: {} };
+  }
+}
+
+/** Factory of the lifecycle activities over a database. */
+export function lifecycleActivities(db: Db) {
+  return {
+    /**
+     * Applies an HR event's profile data (source `hr_connector`), creating the person on a hire or rehire.
+     * Idempotent: a repeat observation changes nothing.
+     */
+    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload }): Promise<{ personExists: boolean; changed: string[] }> {
+      const p = input.payload;
+      return db.transaction().execute(async (tx) => {
+        let person = await tx.selectFrom('people').select(['id', 'display_name']).where('id', '=', input.personId).executeTakeFirst();
+        if (!person && (p.type === 'hire' || p.type === 'rehire')) {
+          await tx.insertInto('people').values({
+            id: input.personId, tenant_id: input.tenantId, display_name: p.displayName ?? p.employeeId, email: typeof p.profile.workEmail === 'string' ? p.profile.workEmail : null,
+            status: 'pending', setup_workflow_id: lifecycleWorkflowId(input.tenantId, input.personId),
+          }).onConflict((oc) => oc.column('id').doNothing()).execute();
+          await tx.insertInto('person_external_ids').values({ tenant_id: input.tenantId, system: HR_SYSTEM, external_id: p.employeeId, person_id: input.personId })
+            .onConflict((oc) => oc.columns(['tenant_id', 'system', 'external_id']).doNothing()).execute();
+          await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: 'person.created', target: { kind: 'person', id: input.personId }, details: { source: 'hr_connector', eventId: p.eventId } });
+          person = { id: input.personId, display_name: p.displayName ?? p.employeeId };
+        }
+        if (!person) return { personExists: false, changed: [] };
+        if (p.displayName && p.displayName !== person.display_name) {
+          await tx.updateTable('people').set({ display_name: p.displayName, updated_at: new Date() }).where('id', '=', input.personId).execute();
+        }
+        // HR names the manager by employee id; the profile holds the manager's person id where it resolves.
+        const values: Record<string, string | number | boolean | null> = { ...p.profile, employeeNumber: p.employeeId };
+        if (typeof p.profile.manager === 'string') {
+          const manager = await tx.selectFrom('person_external_ids').select('person_id')
+            .where('tenant_id', '=', input.tenantId).where('system', '=', HR_SYSTEM).where('external_id', '=', p.profile.manager).executeTakeFirst();
+          values.manager = manager?.person_id ?? p.profile.manager;
+        }
+        const result = await applyProfileObservation(tx, {
+          tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
+          values, actor: actorOf(input),
+        });
+        return { personExists: true, changed: result.changes.map((c) => c.attribute) };
+      });
+    },
+
+    async markHrEvent(input: PersonRef & { eventRowId: string; status: HrEventStatus; outcome: string }): Promise<void> {
+      await setHrEventStatus(db, input.tenantId, [input.eventRowId], input.status, input.outcome);
+    },
+
+    /** Records a run waiting for its effective date. */
+    async scheduleRun(input: PersonRef & { runId: string; kind: LifecycleKind; eventId: string | null; scheduledFor: string }): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const row = await tx.insertInto('lifecycle_runs').values({
+          id: input.runId, tenant_id: input.tenantId, person_id: input.personId, kind: input.kind, trigger: 'hr_event', hr_event_id: input.eventId,
+          template_version: null, status: 'scheduled', scheduled_for: new Date(input.scheduledFor), reason: null,
+        }).onConflict((oc) => oc.column('id').doNothing()).returning('id').executeTakeFirst();
+        if (row) {
+          await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: 'lifecycle.run_scheduled', target: { kind: 'person', id: input.personId }, details: { runId: input.runId, kind: input.kind, scheduledFor: input.scheduledFor, eventId: input.eventId } });
+        }
+      });
+    },
+
+    /** Starts (or resumes after a retry) a run under the template version current now; returns the template. */
+    async startRun(input: PersonRef & { runId: string; kind: LifecycleKind; trigger: 'hr_event' | 'manual' | 'effective_date'; eventId: string | null; reason: string | null; scheduledFor: string | null }): Promise<LifecycleTemplateDefinition> {
+      return db.transaction().execute(async (tx) => {
+        const existing = await tx.selectFrom('lifecycle_runs').select(['status', 'template_version']).where('id', '=', input.runId).forUpdate().executeTakeFirst();
+        if (existing && existing.status !== 'scheduled' && existing.template_version !== null) {
+          const recorded = await templateVersion(tx, input.tenantId, input.kind, existing.template_version);
+          if (!recorded) throw ApplicationFailure.nonRetryable(`template ${input.kind} v${existing.template_version} is missing`, FailureTypes.NotFound);
+          return recorded;
+        }
+        const template = await currentTemplate(tx, input.tenantId, input.kind);
+        if (existing) {
+          await tx.updateTable('lifecycle_runs').set({ status: 'running', trigger: input.trigger, template_version: template.version, updated_at: new Date() }).where('id', '=', input.runId).execute();
+        } else {
+          await tx.insertInto('lifecycle_runs').values({
+            id: input.runId, tenant_id: input.tenantId, person_id: input.personId, kind: input.kind, trigger: input.trigger, hr_event_id: input.eventId,
+            template_version: template.version, status: 'running', scheduled_for: input.scheduledFor ? new Date(input.scheduledFor) : null, reason: input.reason,
+          }).execute();
+        }
+        await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: 'lifecycle.run_started', target: { kind: 'person', id: input.personId }, details: { runId: input.runId, kind: input.kind, trigger: input.trigger, templateVersion: template.version, reason: input.reason } });
+        return template.definition;
+      });
+    },
+
+    /** Runs one step of a run and records its outcome; a step already recorded for the run is not repeated. */
+    async runLifecycleStep(input: PersonRef & { runId: string; kind: LifecycleKind; step: LifecycleStep }): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const run = await tx.selectFrom('lifecycle_runs').select('steps').where('id', '=', input.runId).forUpdate().executeTakeFirstOrThrow();
+        if (run.steps.some((s) => s.step === input.step.type)) return;
+        const { outcome, details } = await executeStep(tx, input, input.runId, input.kind, input.step);
+        await appendRunStep(tx, input.runId, { step: input.step.type, at: new Date().toISOString(), outcome, details });
+        await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: `lifecycle.${input.step.type}`, target: { kind: 'person', id: input.personId }, details: { runId: input.runId, kind: input.kind, outcome, ...details } });
+      });
+    },
+
+    async recordRunStep(input: PersonRef & { runId: string; step: LifecycleStep['type']; outcome: LifecycleRunStep['outcome']; details: Record<string, unknown> }): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const run = await tx.selectFrom('lifecycle_runs').select('steps').where('id', '=', input.runId).forUpdate().executeTakeFirstOrThrow();
+        if (run.steps.some((s) => s.step === input.step)) return;
+        await appendRunStep(tx, input.runId, { step: input.step, at: new Date().toISOString(), outcome: input.outcome, details: input.details });
+      });
+    },
+
+    /** Ends a run (completed or cancelled, with the reason); ending an ended run changes nothing. */
+    async finishRun(input: PersonRef & { runId: string; status: 'completed' | 'cancelled' | 'failed'; reason: string | null }): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const row = await tx.updateTable('lifecycle_runs').set({ status: input.status, reason: sql<string | null>`coalesce(${input.reason}, reason)`, updated_at: new Date() })
+          .where('id', '=', input.runId).where('status', 'in', ['scheduled', 'running']).returning(['kind']).executeTakeFirst();
+        if (row) {
+          await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: `lifecycle.run_${input.status}`, target: { kind: 'person', id: input.personId }, details: { runId: input.runId, kind: row.kind, reason: input.reason } });
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import { getHrSettings } from '../db/repositories/hr';
+import { decryptSecret } from '../workers/secrets';
+import type { ApiDeps } from './context';
+import { ApiError } from './problems';
+
+/** How far the signed timestamp may be from now, either way. */
+export const SIGNATURE_WINDOW_SECONDS = 300;
+
+/** The signature an HR system sends: `v1=` + hex HMAC-SHA256 of `<timestamp>.<raw body>` under the tenant's secret. */
+export function signHrPayload(secret: string, timestamp: number, body: string | Buffer): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
+}
+
+/**
+ * Checks `X-Portal-Timestamp` and `X-Portal-Signature` against the tenant's HR secret. Every failure is the
+ * same `unauthenticated` to the caller (which part failed is logged, not told).
+ */
+export async function verifyHrSignature(req: Request, deps: ApiDeps, tenantId: string): Promise<void> {
+  const refuse = (why: string) => {
+    req.log.info({ tenantId, why }, 'hr webhook refused');
+    return new ApiError('unauthenticated', 'Sign the body with the tenant\'s HR secret: X-Portal-Timestamp and X-Portal-Signature.');
+  };
+  const timestamp = Number(req.get('x-portal-timestamp'));
+  const signature = req.get('x-portal-signature') ?? '';
+  if (!Number.isInteger(timestamp) || !signature) throw refuse('missing signature headers');
+  if (Math.abs(Date.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SECONDS) throw refuse('timestamp outside the window');
+  const settings = await getHrSettings(deps.db, tenantId);
+  if (!settings.secretCiphertext) throw refuse('no HR secret configured');
+  const raw = (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
+  const expected = Buffer.from(signHrPayload(decryptSecret(deps.secretKey, settings.secretCiphertext), timestamp, raw));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw refuse('signature mismatch');
+}

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { appendAudit } from '../../db/repositories/audit';
+import type { Executor } from '../../db/database';
+import {
+  createHold, decideHold, getHrEvent, getHrSettings, type HrEvent, listHolds, listHrEvents, putHrSettings, recentDisablingCount, storeHrEvent,
+} from '../../db/repositories/hr';
+import { newId } from '../../db/repositories/ids';
+import type { HrEventPayload } from '../../workflows/lifecycle.types';
+import { encryptSecret } from '../../workers/secrets';
+import { actorOf } from '../context';
+import { dispatchHrEvents } from '../hr-dispatch';
+import { ApiError, type FieldError, fieldErrors } from '../problems';
+import { defineRoute } from '../route';
+import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
+
+const visible = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'visible ASCII only');
+const dateOrDateTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+/** An HR event as HR systems send it. Strict: an unknown field is an error, not ignored. */
+export const hrEventSchema = z.strictObject({
+  eventId: visible,
+  type: z.enum(['hire', 'update', 'termination', 'rehire', 'cancellation']),
+  employeeId: visible,
+  occurredAt: z.iso.datetime({ offset: true }),
+  effectiveAt: dateOrDateTime.nullable().optional(),
+  displayName: z.string().trim().min(1).max(200).nullable().optional(),
+  profile: z.record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'attribute names are letters, digits and _'),
+    z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]),
+  ).refine((p) => Object.keys(p).length <= 100, 'at most 100 attributes').optional(),
+  cancelsEventId: visible.nullable().optional(),
+}).refine((e) => e.type !== 'cancellation' || Boolean(e.cancelsEventId), { message: 'a cancellation names the event it cancels', path: ['cancelsEventId'] })
+  .meta({ id: 'HrEvent' });
+
+function normalise(e: z.output<typeof hrEventSchema>): HrEventPayload {
+  return {
+    eventId: e.eventId, type: e.type, employeeId: e.employeeId, occurredAt: new Date(e.occurredAt).toISOString(),
+    effectiveAt: e.effectiveAt ? new Date(e.effectiveAt).toISOString() : null, displayName: e.displayName ?? null,
+    profile: e.profile ?? {}, cancelsEventId: e.cancelsEventId ?? null,
+  };
+}
+
+const hrEventView = z.object({
+  id: uuid, eventId: z.string(), type: z.string(), employeeId: z.string(), personId: uuid, occurredAt: isoDate, effectiveAt: isoDate.nullable(),
+  channel: z.string(), importId: uuid.nullable(), holdId: uuid.nullable(),
+  status: z.enum(['received', 'held', 'dispatched', 'applied', 'superseded', 'rejected_by_operator', 'failed']), outcome: z.string().nullable(), receivedAt: isoDate,
+}).meta({ id: 'StoredHrEvent' });
+
+function view(e: HrEvent) {
+  const { payload: _payload, ...rest } = e;
+  return rest;
+}
+
+/**
+ * Stores events in one transaction (duplicates keep the first copy), holding new terminations for an
+ * operator when they would push the disabled identities within the window past the tenant's threshold.
+ */
+async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload[], channel: 'webhook' | 'import', importId: string | null) {
+  // One tenant's HR intake at a time, so concurrent bursts are counted against the threshold together.
+  await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
+  const settings = await getHrSettings(tx, tenantId);
+  const known = new Set((await tx.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenantId)
+    .where('event_id', 'in', events.map((e) => e.eventId)).execute()).map((r) => r.event_id));
+  const terminations = new Set(events.filter((e) => e.type === 'termination' && !known.has(e.eventId)).map((e) => e.employeeId));
+  let holdId: string | null = null;
+  if (terminations.size > 0 && (await recentDisablingCount(tx, tenantId, settings.thresholdWindowSeconds)) + terminations.size > settings.disableThreshold) {
+    const pending = await tx.selectFrom('hr_holds').select('id').where('tenant_id', '=', tenantId).where('status', '=', 'pending')
+      .where('created_at', '>', new Date(Date.now() - settings.thresholdWindowSeconds * 1000)).orderBy('created_at', 'desc').executeTakeFirst();
+    holdId = pending?.id ?? await createHold(tx, tenantId,
+      `more than ${settings.disableThreshold} identities would be disabled within ${settings.thresholdWindowSeconds} s`);
+    await appendAudit(tx, { tenantId, actor: { kind: 'system', id: 'hr-intake' }, action: 'hr.hold_created', target: { kind: 'hr_hold', id: holdId }, details: { terminations: terminations.size, threshold: settings.disableThreshold } });
+  }
+  const stored: HrEvent[] = [];
+  let duplicates = 0;
+  for (const payload of events) {
+    const held = holdId !== null && payload.type === 'termination';
+    const { event, created } = await storeHrEvent(tx, { tenantId, payload, channel, importId, status: held ? 'held' : 'received', holdId: held ? holdId : null });
+    if (!created) duplicates += 1;
+    stored.push(event);
+  }
+  return { stored, duplicates, holdId };
+}
+
+/** Parses an import body (CSV with a header row, or JSON lines) into raw records. */
+function parseImport(body: string, contentType: string): { records: unknown[]; errors: FieldError[] } {
+  if (contentType.startsWith('text/csv')) {
+    let rows: Record<string, string>[];
+    try {
+      rows = parseCsv(body, { columns: true, skip_empty_lines: true, trim: true });
+    } catch (err) {
+      return { records: [], errors: [{ path: 'body', message: `CSV: ${(err as Error).message}` }] };
+    }
+    // Columns: eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId and profile.<attribute>.
+    return {
+      records: rows.map((row) => {
+        const record: Record<string, unknown> = {};
+        const profile: Record<string, string | null> = {};
+        for (const [k, v] of Object.entries(row)) {
+          if (k.startsWith('profile.')) profile[k.slice('profile.'.length)] = v === '' ? null : v;
+          else if (v !== '') record[k] = v;
+        }
+        return { ...record, profile };
+      }),
+      errors: [],
+    };
+  }
+  const records: unknown[] = [];
+  const errors: FieldError[] = [];
+  body.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      records.push(JSON.parse(line));
+    } catch {
+      errors.push({ path: `line[${i + 1}]`, message: 'not valid JSON' });
+    }
+  });
+  return { records, errors };
+}
+
+export const hrRoutes = [
+  defineRoute({
+    method: 'post', path: '/v1/tenants/:tenantId/hr/events', tag: 'hr',
+    summary: 'HR webhook: one event, signed with the tenant\'s HR secret (X-Portal-Timestamp, X-Portal-Signature)',
+    permission: null, tenantScoped: true, auth: 'hr_signature', body: hrEventSchema,
+    responses: {
+      202: { description: 'Stored and handed to the person\'s lifecycle (or held for approval)', schema: hrEventView },
+      200: { description: 'A duplicate of an event already stored (the first copy stands)', schema: hrEventView },
+    },
+    handler: async ({ body, tenant, deps }) => {
+      const payload = normalise(body);
+      const { stored, duplicates } = await deps.db.transaction().execute((tx) => storeBatch(tx, tenant.id, [payload], 'webhook', null));
+      const event = stored[0] as HrEvent;
+      if ((await dispatchHrEvents(deps, tenant.id, [event])) > 0) {
+        throw new ApiError('unavailable', 'The event is stored but could not be handed to its lifecycle; send it again.');
+      }
+      return { status: duplicates > 0 ? 200 : 202, body: view((await getHrEvent(deps.db, tenant.id, event.id)) ?? event) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/v1/tenants/:tenantId/hr/imports', tag: 'hr',
+    summary: 'Batch import of HR events as CSV (header row; profile.<attribute> columns) or JSON lines; all or nothing',
+    permission: 'portal.hr.manage', tenantScoped: true, bodyType: 'text', body: z.string().min(1),
+    responses: { 202: { description: 'Stored and dispatched (terminations over the threshold held)', schema: z.object({
+      importId: uuid, accepted: z.int(), duplicates: z.int(), held: z.int(), holdId: uuid.nullable(), undispatched: z.int(),
+    }) } },
+    handler: async ({ body, caller, tenant, deps, req, requestId }) => {
+      const { records, errors } = parseImport(body, req.get('content-type') ?? '');
+      const events: HrEventPayload[] = [];
+      records.forEach((r, i) => {
+        const parsed = hrEventSchema.safeParse(r);
+        if (parsed.success) events.push(normalise(parsed.data));
+        else errors.push(...fieldErrors('body', parsed.error).map((e) => ({ ...e, path: e.path.replace(/^body/, `record[${i + 1}]`) })));
+      });
+      if (errors.length > 0) throw new ApiError('validation_failed', 'The import has invalid records; nothing was stored.', errors);
+      if (events.length === 0) throw new ApiError('validation_failed', 'The import has no records.', [{ path: 'body', message: 'empty' }]);
+      const importId = newId();
+      const result = await deps.db.transaction().execute(async (tx) => {
+        const r = await storeBatch(tx, tenant.id, events, 'import', importId);
+        await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: 'hr.imported', target: { kind: 'hr_import', id: importId }, details: { records: events.length, duplicates: r.duplicates, holdId: r.holdId }, requestId });
+        return r;
+      });
+      const undispatched = await dispatchHrEvents(deps, tenant.id, result.stored);
+      return {
+        status: 202,
+        body: {
+          importId, accepted: events.length - result.duplicates, duplicates: result.duplicates,
+          held: result.stored.filter((e) => e.status === 'held').length, holdId: result.holdId, undispatched,
+        },
+      };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/v1/tenants/:tenantId/hr/events', tag: 'hr', summary: 'Stored HR events and what became of them',
+    permission: 'portal.hr.view', tenantScoped: true,
+    query: z.strictObject({ ...pageQuery, status: hrEventView.shape.status.optional(), employeeId: z.string().max(200).optional(), personId: uuid.optional() }),
+    responses: { 200: { description: 'A page of events', schema: pageOf(hrEventView) } },
+    handler: async ({ query, tenant, deps }) => {
+      const page = await listHrEvents(deps.db, tenant.id, query, query.cursor ?? null, query.limit);
+      return { status: 200, body: { ...page, items: page.items.map(view) } };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/v1/tenants/:tenantId/hr/settings', tag: 'hr', summary: 'HR intake settings (the secret is never shown)',
+    permission: 'portal.hr.view', tenantScoped: true,
+    responses: { 200: { description: 'Settings', schema: z.object({ disableThreshold: z.int(), thresholdWindowSeconds: z.int(), leaverDeleteAfterSeconds: z.int(), hasSecret: z.boolean() }) } },
+    handler: async ({ tenant, deps }) => {
+      const { secretCiphertext: _secret, ...settings } = await getHrSettings(deps.db, tenant.id);
+      return { status: 200, body: settings };
+    },
+  }),
+  defineRoute({
+    method: 'put', path: '/v1/tenants/:tenantId/hr/settings', tag: 'hr',
+    summary: 'Set the mass-disable threshold (identities per window) and the leaver retention wait',
+    permission: 'portal.hr.manage', tenantScoped: true,
+    body: z.strictObject({
+      disableThreshold: z.int().min(0).max(1_000_000).optional(),
+      thresholdWindowSeconds: z.int().min(1).max(30 * 24 * 3600).optional(),
+      leaverDeleteAfterSeconds: z.int().min(1).max(10 * 366 * 24 * 3600).optional(),
+    }).meta({ id: 'HrSettings' }),
+    responses: { 200: { description: 'Settings', schema: z.object({ disableThreshold: z.int(), thresholdWindowSeconds: z.int(), leaverDeleteAfterSeconds: z.int(), hasSecret: z.boolean() }) } },
+    handler: async ({ body, caller, tenant, deps, requestId }) => {
+      await deps.db.transaction().execute(async (tx) => {
+        await putHrSettings(tx, tenant.id, body);
+        await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: 'hr.settings_updated', target: { kind: 'tenant', id: tenant.id }, details: body, requestId });
+      });
+      const { secretCiphertext: _secret, ...settings } = await getHrSettings(deps.db, tenant.id);
+      return { status: 200, body: settings };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/v1/tenants/:tenantId/hr/secret', tag: 'hr',
+    summary: 'Create or rotate the HR webhook signing secret; shown in this response only',
+    permission: 'portal.hr.manage', tenantScoped: true,
+    responses: { 201: { description: 'The new secret', schema: z.object({ secret: z.string() }) } },
+    handler: async ({ caller, tenant, deps, requestId }) => {
+      const secret = `hrs_${randomBytes(32).toString('base64url')}`;
+      await deps.db.transaction().execute(async (tx) => {
+        await putHrSettings(tx, tenant.id, { secretCiphertext: encryptSecret(deps.secretKey, secret) });
+        await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: 'hr.secret_rotated', target: { kind: 'tenant', id: tenant.id }, details: {}, requestId });
+      });
+      return { status: 201, body: { secret } };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/v1/tenants/:tenantId/hr/holds', tag: 'hr', summary: 'Batches of disabling events held for approval',
+    permission: 'portal.hr.view', tenantScoped: true, query: z.strictObject({ status: z.enum(['pending', 'approved', 'rejected']).optional() }),
+    responses: { 200: { description: 'Holds', schema: z.object({ items: z.array(z.object({ id: uuid, status: z.string(), reason: z.string(), createdAt: isoDate, decidedAt: isoDate.nullable(), decidedBy: z.string().nullable(), events: z.int() })) }) } },
+    handler: async ({ query, tenant, deps }) => ({ status: 200, body: { items: await listHolds(deps.db, tenant.id, query.status) } }),
+  }),
+  ...(['approve', 'reject'] as const).map((decision) => defineRoute({
+    method: 'post', path: `/v1/tenants/:tenantId/hr/holds/:holdId/${decision}`, tag: 'hr',
+    summary: decision === 'approve' ? 'Release a hold: its events run' : 'Reject a hold: its events never run',
+    permission: 'portal.hr.manage', tenantScoped: true, params: z.strictObject({ holdId: uuid }),
+    responses: { 200: { description: 'The hold\'s events', schema: z.object({ holdId: uuid, status: z.string(), events: z.int(), undispatched: z.int() }) } },
+    handler: async ({ params, caller, tenant, deps, requestId }) => {
+      const result = await deps.db.transaction().execute(async (tx) => {
+        const decided = await decideHold(tx, tenant.id, params.holdId, decision === 'approve', caller.tokenId);
+        if (!decided) throw new ApiError('not_found', `Hold ${params.holdId} was not found.`);
+        if (!decided.changed) throw new ApiError('hold_closed', 'The hold has already been decided.');
+        await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: `hr.hold_${decision === 'approve' ? 'approved' : 'rejected'}`, target: { kind: 'hr_hold', id: params.holdId }, details: { events: decided.events.length }, requestId });
+        return decided;
+      });
+      const undispatched = decision === 'approve'
+        ? await dispatchHrEvents(deps, tenant.id, result.events.map((e) => ({ ...e, status: 'received' as const })))
+        : 0;
+      return { status: 200, body: { holdId: params.holdId, status: decision === 'approve' ? 'approved' : 'rejected', events: result.events.length, undispatched } };
+    },
+  })),
+];

@@ -1,0 +1,276 @@
+import { expect } from 'chai';
+import { signHrPayload } from '../../api/hr-signature';
+import { createCatalogObject } from '../../db/repositories/catalog';
+import { personIdForEmployee } from '../../db/repositories/hr';
+import type { Tenant } from '../../db/repositories/tenants';
+import { lifecycleStateQuery } from '../../workflows/messages';
+import { lifecycleWorkflowId } from '../../workflows/lifecycle.types';
+import { testEnv } from '../support/env';
+import { ApiClient, eventually, type RunningApi, type RunningWorker, seedTenant, seedToken, startApi, startWorker } from '../support/fixtures';
+
+let seq = 0;
+const eventId = () => `evt-${Date.now()}-${(seq += 1)}`;
+const iso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
+
+describe('HR events and lifecycles', () => {
+  let worker: RunningWorker;
+  let api: RunningApi;
+  let tenant: Tenant;
+  let admin: ApiClient;
+  let secret: string;
+  let t: string;
+  let groups: { eng: string; sales: string; staff: string };
+  let bundles: { eng: string; sales: string };
+
+  async function send(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; tenantId?: string } = {}) {
+    const body = JSON.stringify(event);
+    const ts = opts.timestamp ?? Math.floor(Date.now() / 1000);
+    return admin.as(null).request('POST', `/v1/tenants/${opts.tenantId ?? tenant.id}/hr/events`, body, {
+      'content-type': 'application/json', 'x-portal-timestamp': String(ts), 'x-portal-signature': signHrPayload(opts.secret ?? secret, ts, body),
+    });
+  }
+  const hire = (employeeId: string, profile: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    ({ eventId: eventId(), type: 'hire', employeeId, occurredAt: iso(), displayName: `Employee ${employeeId}`, profile, ...extra });
+  const person = (employeeId: string) => personIdForEmployee(tenant.id, employeeId);
+  const lifecycleOf = async (employeeId: string) => (await admin.get(`${t}/people/${person(employeeId)}/lifecycle`)).body;
+  const liveEdges = async (employeeId: string) => (await admin.get(`${t}/access-edges?personId=${person(employeeId)}&limit=200`)).body.items as { target: { id: string }; source: string; sourceRef: string }[];
+  const statusOf = async (employeeId: string) => (await admin.get(`${t}/people/${person(employeeId)}`)).body.status;
+  const waitRun = (employeeId: string, kind: string, status: string) => eventually(async () =>
+    ((await lifecycleOf(employeeId)).runs?.some((r: { kind: string; status: string }) => r.kind === kind && r.status === status) ? true : undefined), 20_000, `${employeeId} ${kind} ${status}`);
+  const waitFor = (employeeId: string, status: string, ms = 20_000) => eventually(async () => ((await statusOf(employeeId)) === status ? true : undefined), ms, `${employeeId} ${status}`);
+
+  before(async () => {
+    worker = await startWorker();
+    api = await startApi(worker.taskQueue);
+  });
+  beforeEach(async () => {
+    tenant = await seedTenant('customer', 'hr');
+    t = `/v1/tenants/${tenant.id}`;
+    admin = new ApiClient(api.baseUrl, await seedToken(tenant.id));
+    secret = (await admin.post(`${t}/hr/secret`)).body.secret;
+    expect((await admin.request('PUT', `${t}/hr/settings`, { disableThreshold: 5, leaverDeleteAfterSeconds: 2 })).status).to.equal(200);
+    const db = testEnv().db;
+    const g = async (name: string) => (await createCatalogObject(db, 'groups', { tenantId: tenant.id, name, description: null }))!.id;
+    groups = { eng: await g('eng'), sales: await g('sales'), staff: await g('staff') };
+    const bundle = async (name: string, groupId: string) => (await admin.post(`${t}/bundles`, {
+      name, ownerPersonId: (await admin.post(`${t}/people`, { displayName: `${name} owner` })).body.id, items: [{ kind: 'group', id: groupId }],
+      policy: { stages: [{ name: 'x', approvers: [{ type: 'bundle_owner' }], quorum: { type: 'all' }, timeout: { afterSeconds: 60, action: 'expire' } }] },
+    })).body.id as string;
+    bundles = { eng: await bundle('eng-birthright', groups.eng), sales: await bundle('sales-birthright', groups.sales) };
+    const joiner = (await admin.get(`${t}/lifecycle/templates/joiner`)).body.definition;
+    const put = await admin.request('PUT', `${t}/lifecycle/templates/joiner`, {
+      ...joiner,
+      birthright: [
+        { bundleId: bundles.eng, when: [{ type: 'attribute', attribute: 'department', operator: 'equals', value: 'engineering' }] },
+        { bundleId: bundles.sales, when: [{ type: 'attribute', attribute: 'department', operator: 'equals', value: 'sales' }] },
+      ],
+    });
+    expect(put.body.version).to.equal(1);
+  });
+  after(async () => {
+    await api.stop();
+    await worker.stop();
+  });
+
+  describe('when a hire is dated in the future', () => {
+    it('should do nothing before the date, then create the identity with profile and birthright access', async () => {
+      await send(hire('M1', { department: 'engineering' }));
+      await waitFor('M1', 'active');
+      const res = await send(hire('E1', { department: 'engineering', manager: 'M1', jobTitle: 'Engineer' }, { effectiveAt: iso(3000) }));
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      await eventually(async () => ((await lifecycleOf('E1')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
+      const scheduled = await lifecycleOf('E1');
+      expect(scheduled.status).to.equal('pending');
+      expect(scheduled.upcoming[0]).to.include({ kind: 'joiner' });
+      expect(await liveEdges('E1')).to.deep.equal([]);
+
+      await waitFor('E1', 'active');
+      const edges = await liveEdges('E1');
+      expect(edges.map((e) => [e.target.id, e.source, e.sourceRef])).to.deep.equal([[groups.eng, 'iga_grant', `birthright:${bundles.eng}`]]);
+      const profile = (await admin.get(`${t}/people/${person('E1')}`)).body.profile;
+      expect(profile).to.include({ department: 'engineering', jobTitle: 'Engineer', employeeNumber: 'E1', manager: person('M1') });
+      const done = await lifecycleOf('E1');
+      expect(done.upcoming).to.deep.equal([]);
+      expect(done.runs[0]).to.include({ kind: 'joiner', status: 'completed', trigger: 'effective_date', templateVersion: 1 });
+      expect(done.runs[0].steps.map((s: { step: string }) => s.step)).to.deep.equal(['activate', 'grant_birthright', 'notify_manager']);
+      const outbox = await testEnv().db.selectFrom('outbox_messages').selectAll().where('tenant_id', '=', tenant.id).where('kind', '=', 'lifecycle.joiner').execute();
+      expect(outbox.map((m) => m.recipient_person_id)).to.include(person('M1'));
+    });
+  });
+
+  describe('when an update changes the department', () => {
+    it('should run a mover that revokes the old birthright and grants the new', async () => {
+      await send(hire('E2', { department: 'engineering' }));
+      await waitFor('E2', 'active');
+      const res = await send({ eventId: eventId(), type: 'update', employeeId: 'E2', occurredAt: iso(1), profile: { department: 'sales' } });
+      expect(res.status).to.equal(202);
+      await eventually(async () => ((await lifecycleOf('E2')).runs.some((r: { kind: string; status: string }) => r.kind === 'mover' && r.status === 'completed') ? true : undefined), 20_000, 'mover');
+      expect((await liveEdges('E2')).map((e) => e.target.id)).to.deep.equal([groups.sales]);
+      const revoked = (await admin.get(`${t}/access-edges?personId=${person('E2')}&state=revoked`)).body.items;
+      expect(revoked.map((e: { target: { id: string } }) => e.target.id)).to.deep.equal([groups.eng]);
+      const mover = (await lifecycleOf('E2')).runs.find((r: { kind: string }) => r.kind === 'mover');
+      expect(mover.reason).to.equal('changed: department');
+      expect(mover.steps[0]).to.deep.include({ step: 'reconcile_birthright', outcome: 'applied' });
+    });
+  });
+
+  describe('when a leaver is processed', () => {
+    it('should disable the identity, remove every access edge, and delete after the wait', async () => {
+      await send(hire('E3', { department: 'engineering' }));
+      await waitFor('E3', 'active');
+      await waitRun('E3', 'joiner', 'completed');
+      await admin.post(`${t}/groups/${groups.staff}/members`, { personId: person('E3') });
+      expect((await liveEdges('E3')).length).to.equal(2);
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'E3', occurredAt: iso(1), profile: { employmentStatus: 'terminated' } });
+      await waitFor('E3', 'disabled');
+      await eventually(async () => ((await lifecycleOf('E3')).upcoming?.length === 1 ? true : undefined), 20_000, 'leaver waiting');
+      expect(await liveEdges('E3')).to.deep.equal([]);
+      expect((await admin.get(`${t}/groups/${groups.staff}/members`)).body.items).to.deep.equal([]);
+      const waiting = await lifecycleOf('E3');
+      expect(waiting.upcoming.map((u: { kind: string; steps: string[] }) => [u.kind, u.steps])).to.deep.equal([['leaver', ['delete']]]);
+      await waitFor('E3', 'deleted');
+      const leaver = (await lifecycleOf('E3')).runs.find((r: { kind: string }) => r.kind === 'leaver');
+      expect(leaver.status).to.equal('completed');
+      expect(leaver.steps.map((s: { step: string }) => s.step)).to.deep.equal(['disable', 'revoke_all_access', 'notify_manager', 'wait', 'delete']);
+    });
+  });
+
+  describe('when a rehire arrives before the leave date, and when a leave date is corrected', () => {
+    it('should cancel the pending leaver, and reschedule a corrected one', async () => {
+      await send(hire('E4', { department: 'engineering' }));
+      await waitFor('E4', 'active');
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'E4', occurredAt: iso(1), effectiveAt: iso(60_000), profile: {} });
+      await eventually(async () => ((await lifecycleOf('E4')).upcoming?.length === 1 ? true : undefined), 10_000, 'leaver scheduled');
+      await send({ eventId: eventId(), type: 'rehire', employeeId: 'E4', occurredAt: iso(2), profile: {} });
+      await eventually(async () => ((await lifecycleOf('E4')).upcoming?.length === 0 ? true : undefined), 10_000, 'leaver cancelled');
+      const cancelled = (await lifecycleOf('E4')).runs.find((r: { kind: string }) => r.kind === 'leaver');
+      expect(cancelled.status).to.equal('cancelled');
+      expect(cancelled.reason).to.match(/^rehired before the leave date/);
+      expect(await statusOf('E4')).to.equal('active');
+
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'E4', occurredAt: iso(3), effectiveAt: iso(60_000), profile: {} });
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'E4', occurredAt: iso(4), effectiveAt: iso(2500), profile: {} });
+      await waitFor('E4', 'disabled');
+      const leavers = (await lifecycleOf('E4')).runs.filter((r: { kind: string }) => r.kind === 'leaver').map((r: { status: string; reason: string | null }) => [r.status, r.reason?.split(' by ')[0] ?? null]);
+      expect(leavers).to.deep.include(['cancelled', 'rescheduled']);
+    });
+  });
+
+  describe('when a future hire is cancelled', () => {
+    it('should cancel the pending joiner', async () => {
+      const h = hire('E5', { department: 'sales' }, { effectiveAt: iso(60_000) });
+      await send(h);
+      await eventually(async () => ((await lifecycleOf('E5')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
+      await send({ eventId: eventId(), type: 'cancellation', employeeId: 'E5', occurredAt: iso(1), cancelsEventId: h.eventId });
+      await eventually(async () => ((await lifecycleOf('E5')).upcoming?.length === 0 ? true : undefined), 10_000, 'joiner cancelled');
+      expect((await lifecycleOf('E5')).runs[0]).to.include({ kind: 'joiner', status: 'cancelled' });
+      expect(await statusOf('E5')).to.equal('pending');
+    });
+  });
+
+  describe('when events repeat or arrive out of order', () => {
+    it('should ignore a duplicate and never let an older update overwrite a newer one', async () => {
+      const h = hire('E6', { department: 'engineering', jobTitle: 'Engineer' });
+      expect((await send(h)).status).to.equal(202);
+      const dup = await send(h);
+      expect(dup.status).to.equal(200);
+      await waitFor('E6', 'active');
+      const newer = { eventId: eventId(), type: 'update', employeeId: 'E6', occurredAt: iso(2000), profile: { jobTitle: 'Staff Engineer' } };
+      const older = { eventId: eventId(), type: 'update', employeeId: 'E6', occurredAt: iso(1000), profile: { jobTitle: 'Senior Engineer' } };
+      await send(newer);
+      await eventually(async () => ((await admin.get(`${t}/people/${person('E6')}`)).body.profile.jobTitle === 'Staff Engineer' ? true : undefined), 20_000, 'newer applied');
+      await send(older);
+      await eventually(async () => {
+        const events = (await admin.get(`${t}/hr/events?employeeId=E6`)).body.items as { eventId: string; status: string }[];
+        return events.every((e) => ['applied', 'superseded'].includes(e.status)) && events.length === 3 ? events : undefined;
+      }, 20_000, 'events settled');
+      const events = (await admin.get(`${t}/hr/events?employeeId=E6`)).body.items as { eventId: string; status: string }[];
+      expect(events.find((e) => e.eventId === older.eventId)?.status).to.equal('superseded');
+      expect((await admin.get(`${t}/people/${person('E6')}`)).body.profile.jobTitle).to.equal('Staff Engineer');
+      expect((await lifecycleOf('E6')).runs.filter((r: { kind: string }) => r.kind === 'joiner')).to.have.length(1);
+    });
+  });
+
+  describe('when a webhook is not properly signed or the event is invalid', () => {
+    it('should refuse it and store nothing', async () => {
+      const count = async () => (await admin.get(`${t}/hr/events?limit=200`)).body.items.length;
+      const before = await count();
+      const e = hire('E7', {});
+      const badSig = await send(e, { secret: 'hrs_wrong' });
+      expect([badSig.status, badSig.body.code]).to.deep.equal([401, 'unauthenticated']);
+      const stale = await send(e, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+      expect([stale.status, stale.body.code]).to.deep.equal([401, 'unauthenticated']);
+      const other = await seedTenant('customer', 'other-hr');
+      const crossTenant = await send(e, { tenantId: other.id });
+      expect(crossTenant.status).to.equal(401);
+      const unsigned = await admin.as(null).post(`${t}/hr/events`, e);
+      expect(unsigned.status).to.equal(401);
+      const invalid = await send({ ...e, type: 'promotion', occurredAt: 'yesterday', surprise: 1 });
+      expect(invalid.status).to.equal(400);
+      expect(invalid.body.errors.map((x: { path: string }) => x.path)).to.include.members(['body.type', 'body.occurredAt', 'body']);
+      const badImport = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('E8', {})), JSON.stringify({ ...hire('E9', {}), employeeId: '' })].join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect(badImport.status).to.equal(400);
+      expect(badImport.body.errors[0].path).to.equal('record[2].employeeId');
+      expect(await count()).to.equal(before);
+    });
+  });
+
+  describe('when a batch would disable more identities than the threshold', () => {
+    it('should hold the terminations until an operator approves them', async () => {
+      const employees = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6'];
+      const hires = employees.map((id) => `${eventId()},hire,${id},${iso()},,Person ${id},,engineering`);
+      const csv = ['eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId,profile.department', ...hires].join('\n');
+      const imported = await admin.request('POST', `${t}/hr/imports`, csv, { 'content-type': 'text/csv' });
+      expect(imported.status, JSON.stringify(imported.body)).to.equal(202);
+      expect(imported.body).to.include({ accepted: 6, held: 0, holdId: null });
+      for (const id of employees) await waitFor(id, 'active');
+
+      const terminations = employees.map((id) => JSON.stringify({ eventId: eventId(), type: 'termination', employeeId: id, occurredAt: iso(1000) }));
+      const held = await admin.request('POST', `${t}/hr/imports`, terminations.join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect(held.body).to.include({ accepted: 6, held: 6 });
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const id of employees) expect(await statusOf(id)).to.equal('active');
+      const holds = (await admin.get(`${t}/hr/holds?status=pending`)).body.items;
+      expect(holds).to.have.length(1);
+      expect(holds[0].events).to.equal(6);
+
+      const approved = await admin.post(`${t}/hr/holds/${held.body.holdId}/approve`);
+      expect(approved.body).to.include({ status: 'approved', events: 6, undispatched: 0 });
+      expect((await admin.post(`${t}/hr/holds/${held.body.holdId}/approve`)).body.code).to.equal('hold_closed');
+      for (const id of employees) await waitFor(id, 'disabled');
+    });
+  });
+
+  describe('when a run is kicked off by hand', () => {
+    it('should run it with the reason recorded', async () => {
+      await send(hire('E10', { department: 'engineering' }));
+      await waitFor('E10', 'active');
+      const res = await admin.post(`${t}/people/${person('E10')}/lifecycle/kickoff`, { kind: 'leaver', reason: 'contract ended early' });
+      expect(res.status).to.equal(202);
+      await waitFor('E10', 'disabled');
+      const run = (await lifecycleOf('E10')).runs.find((r: { id: string }) => r.id === res.body.runId);
+      expect(run).to.include({ kind: 'leaver', trigger: 'manual', reason: 'contract ended early' });
+    });
+  });
+
+  describe('when a lifecycle has processed many events', () => {
+    it('should continue as new and keep its state', async () => {
+      // Start the lifecycle first with a small continue-as-new threshold; the intake then reuses it.
+      const handle = await testEnv().client.workflow.start('lifecycle', {
+        taskQueue: worker.taskQueue, workflowId: lifecycleWorkflowId(tenant.id, person('E11')), args: [{ tenantId: tenant.id, personId: person('E11'), continueAfterEvents: 2 }],
+      });
+      const first = handle.firstExecutionRunId;
+      await send(hire('E11', { department: 'engineering' }));
+      await waitRun('E11', 'joiner', 'completed');
+      for (let i = 0; i < 4; i += 1) await send({ eventId: eventId(), type: 'update', employeeId: 'E11', occurredAt: iso(1000 + i), profile: { payGrade: `P${i}` } });
+      const latest = testEnv().client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person('E11')));
+      const state = await eventually(async () => {
+        const s = await latest.query(lifecycleStateQuery);
+        return s.eventsProcessed === 5 ? s : undefined;
+      }, 20_000, 'five events processed');
+      expect(state.personState).to.equal('active');
+      expect((await latest.describe()).runId).to.not.equal(first);
+      expect((await admin.get(`${t}/people/${person('E11')}`)).body.profile.payGrade).to.equal('P3');
+    });
+  });
+});

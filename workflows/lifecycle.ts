@@ -1,0 +1,198 @@
+import {
+  allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, uuid4, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ActivityProfiles } from './activity-options';
+import {
+  type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep,
+  moverAttributes,
+} from './lifecycle.types';
+import { hrEventSignal, kickoffSignal, lifecycleStateQuery } from './messages';
+
+const acts = proxyActivities<Activities>(ActivityProfiles.databaseWrite);
+
+/** How many recent event ids are remembered to ignore repeated deliveries. */
+const RECENT_EVENT_IDS = 200;
+/** Default number of events one run processes before continuing as new. */
+const CONTINUE_AFTER_EVENTS = 500;
+
+/**
+ * One long-lived lifecycle per person and tenant (`lifecycle:<tenant>:<person>`), fed by signal-with-start.
+ * HR events are applied one at a time in the order the HR system produced them; an event older than one
+ * already applied is recorded as superseded and never overwrites newer data. Hires and terminations dated
+ * in the future wait durably for their date; a correction (new date, rehire, cancellation) reschedules or
+ * cancels the waiting run, with evidence. Runs execute the tenant's versioned joiner / mover / leaver
+ * template; a leaver's retention wait is a durable timer that a rehire interrupts.
+ */
+export async function lifecycle(input: LifecycleInput): Promise<void> {
+  const state: LifecycleState = input.state ?? {
+    tenantId: input.tenantId, personId: input.personId, personState: 'unknown', lastOccurredAt: null, scheduled: null, resume: null, eventsProcessed: 0, recentEventIds: [],
+  };
+  const inbox: LifecycleEvent[] = [];
+  const kickoffs: LifecycleKickoff[] = [];
+  const ref = { tenantId: input.tenantId, personId: input.personId };
+  let processedThisRun = 0;
+
+  setHandler(lifecycleStateQuery, () => state);
+  setHandler(hrEventSignal, (e) => {
+    // A re-dispatched event (a retried intake) is applied once.
+    if (state.recentEventIds.includes(e.id) || inbox.some((x) => x.id === e.id)) return;
+    inbox.push(e);
+    // Apply in the HR system's order, whatever order the events arrived in.
+    inbox.sort((a, b) => a.payload.occurredAt.localeCompare(b.payload.occurredAt) || a.payload.eventId.localeCompare(b.payload.eventId));
+  });
+  setHandler(kickoffSignal, (k) => {
+    kickoffs.push(k);
+  });
+
+  const now = () => new Date(Date.now());
+  const isDue = (at: string | undefined) => at !== undefined && Date.parse(at) <= Date.now();
+
+  async function executeSteps(runId: string, kind: LifecycleKind, steps: LifecycleStep[]): Promise<void> {
+    for (let i = 0; i < steps.length; i += 1) {
+      const step = steps[i] as LifecycleStep;
+      if (step.type === 'wait') {
+        // The rest of the run resumes when the wait is over, unless a rehire cancels it first.
+        state.resume = { runId, kind, dueAt: new Date(Date.now() + step.seconds * 1000).toISOString(), steps: steps.slice(i + 1) };
+        await acts.recordRunStep({ ...ref, runId, step: 'wait', outcome: 'applied', details: { until: state.resume.dueAt } });
+        return;
+      }
+      await acts.runLifecycleStep({ ...ref, runId, kind, step });
+      if (step.type === 'activate') state.personState = 'active';
+      if (step.type === 'disable') state.personState = 'disabled';
+      if (step.type === 'delete') state.personState = 'deleted';
+    }
+    await acts.finishRun({ ...ref, runId, status: 'completed', reason: null });
+  }
+
+  /** Starts a run now: the one waiting for its date, or a new one. */
+  async function run(kind: LifecycleKind, trigger: 'hr_event' | 'manual' | 'effective_date', eventId: string | null, reason: string | null, runId?: string) {
+    const id = runId ?? uuid4();
+    const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
+    await executeSteps(id, kind, template.steps);
+  }
+
+  async function cancel(runId: string, reason: string) {
+    await acts.finishRun({ ...ref, runId, status: 'cancelled', reason });
+  }
+
+  /** Schedules a joiner or leaver for its effective date; one already waiting is replaced (a correction). */
+  async function schedule(kind: 'joiner' | 'leaver', dueAt: string, eventId: string): Promise<string> {
+    if (state.scheduled) {
+      await cancel(state.scheduled.runId, `rescheduled by HR event ${eventId}`);
+      state.scheduled = null;
+    }
+    const runId = uuid4();
+    await acts.scheduleRun({ ...ref, runId, kind, eventId, scheduledFor: dueAt });
+    state.scheduled = { runId, kind, dueAt, eventId };
+    return `${kind} scheduled for ${dueAt}`;
+  }
+
+  async function joinOrSchedule(at: Date, eventId: string): Promise<string> {
+    if (at.getTime() > Date.now()) return schedule('joiner', at.toISOString(), eventId);
+    if (state.scheduled?.kind === 'joiner') {
+      const waiting = state.scheduled;
+      state.scheduled = null;
+      await run('joiner', 'hr_event', eventId, null, waiting.runId);
+    } else {
+      await run('joiner', 'hr_event', eventId, null);
+    }
+    return 'joiner ran';
+  }
+
+  async function applyEvent(e: LifecycleEvent): Promise<string> {
+    const p = e.payload;
+    const at = p.effectiveAt ? new Date(p.effectiveAt) : now();
+    const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: p });
+    if (!applied.personExists) return 'failed: no hire has been seen for this employee';
+    switch (p.type) {
+      case 'hire':
+        if (state.personState === 'active') return 'already active';
+        return joinOrSchedule(at, p.eventId);
+      case 'update': {
+        const moved = applied.changed.filter((a) => moverAttributes.includes(a));
+        if (state.personState !== 'active' || moved.length === 0) return `profile updated (${applied.changed.join(', ') || 'no change'})`;
+        await run('mover', 'hr_event', p.eventId, `changed: ${moved.join(', ')}`);
+        return `mover ran (${moved.join(', ')})`;
+      }
+      case 'termination':
+        if (state.scheduled?.kind === 'joiner') {
+          await cancel(state.scheduled.runId, `terminated before the start date by HR event ${p.eventId}`);
+          state.scheduled = null;
+          return 'pending joiner cancelled';
+        }
+        if (state.personState !== 'active') return 'not active: nothing to do';
+        if (at.getTime() > Date.now()) return schedule('leaver', at.toISOString(), p.eventId);
+        if (state.scheduled?.kind === 'leaver') {
+          await cancel(state.scheduled.runId, `superseded by immediate termination ${p.eventId}`);
+          state.scheduled = null;
+        }
+        await run('leaver', 'hr_event', p.eventId, null);
+        return 'leaver ran';
+      case 'rehire':
+        if (state.scheduled?.kind === 'leaver') {
+          await cancel(state.scheduled.runId, `rehired before the leave date by HR event ${p.eventId}`);
+          state.scheduled = null;
+          return 'pending leaver cancelled';
+        }
+        if (state.resume) {
+          await cancel(state.resume.runId, `rehired by HR event ${p.eventId} during the leaver's retention wait`);
+          state.resume = null;
+        }
+        if (state.personState === 'active') return 'already active';
+        return joinOrSchedule(at, p.eventId);
+      case 'cancellation':
+        if (state.scheduled && state.scheduled.eventId === p.cancelsEventId) {
+          await cancel(state.scheduled.runId, `cancelled by HR event ${p.eventId}`);
+          const kind = state.scheduled.kind;
+          state.scheduled = null;
+          return `pending ${kind} cancelled`;
+        }
+        return `nothing pending for event ${p.cancelsEventId}`;
+    }
+  }
+
+  for (;;) {
+    const dueAt = [state.scheduled?.dueAt, state.resume?.dueAt].filter((d): d is string => d !== undefined).sort()[0];
+    const timeout = dueAt === undefined ? undefined : Math.max(0, Date.parse(dueAt) - Date.now());
+    const woken = () => inbox.length > 0 || kickoffs.length > 0;
+    if (timeout === undefined) await condition(woken);
+    else await condition(woken, timeout);
+
+    if (state.scheduled && isDue(state.scheduled.dueAt)) {
+      const due = state.scheduled;
+      state.scheduled = null;
+      await run(due.kind, 'effective_date', due.eventId, null, due.runId);
+    }
+    if (state.resume && isDue(state.resume.dueAt)) {
+      const resume = state.resume;
+      state.resume = null;
+      await executeSteps(resume.runId, resume.kind, resume.steps);
+    }
+    while (kickoffs.length > 0) {
+      const k = kickoffs.shift() as LifecycleKickoff;
+      await run(k.kind, 'manual', null, k.reason, k.runId);
+    }
+    while (inbox.length > 0) {
+      const e = inbox.shift() as LifecycleEvent;
+      if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt) {
+        await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied event (${state.lastOccurredAt})` });
+      } else {
+        state.lastOccurredAt = e.payload.occurredAt;
+        const outcome = await applyEvent(e);
+        await acts.markHrEvent({ ...ref, eventRowId: e.id, status: outcome.startsWith('failed') ? 'failed' : 'applied', outcome });
+      }
+      state.recentEventIds = [...state.recentEventIds, e.id].slice(-RECENT_EVENT_IDS);
+      state.eventsProcessed += 1;
+      processedThisRun += 1;
+    }
+
+    if ((processedThisRun >= (input.continueAfterEvents ?? CONTINUE_AFTER_EVENTS) || workflowInfo().continueAsNewSuggested)
+      && inbox.length === 0 && kickoffs.length === 0) {
+      await condition(allHandlersFinished);
+      if (inbox.length === 0 && kickoffs.length === 0) {
+        await continueAsNew<typeof lifecycle>({ ...input, state });
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/** Wire types of HR events and the lifecycle workflow, shared by the API, the workflow and its activities. */
+import type { EligibilityRule } from './access-policy';
+
+export type HrEventType = 'hire' | 'update' | 'termination' | 'rehire' | 'cancellation';
+
+/** An HR event as the HR system sends it (validated by the API before it is stored). */
+export interface HrEventPayload {
+  eventId: string;
+  type: HrEventType;
+  employeeId: string;
+  /** When the HR system produced the event: events of a person are applied in this order. */
+  occurredAt: string;
+  /** When the change takes effect (ISO date or date-time); a future value schedules the run. */
+  effectiveAt: string | null;
+  displayName: string | null;
+  /** Profile fields by API name (department, location, workerType, manager as an employee id, ...). */
+  profile: Record<string, string | number | boolean | null>;
+  /** For `cancellation`: the hire or termination event it cancels. */
+  cancelsEventId: string | null;
+}
+
+/** What the lifecycle workflow is signalled with: the stored event. */
+export interface LifecycleEvent {
+  /** Portal's id of the stored event row. */
+  id: string;
+  payload: HrEventPayload;
+}
+
+export type LifecycleKind = 'joiner' | 'mover' | 'leaver';
+
+export type LifecycleStep =
+  | { type: 'activate' }
+  | { type: 'grant_birthright' }
+  | { type: 'reconcile_birthright' }
+  | { type: 'disable' }
+  | { type: 'revoke_all_access' }
+  | { type: 'notify_manager' }
+  | { type: 'wait'; seconds: number }
+  | { type: 'delete' };
+
+/** A birthright bundle: granted while the person matches `when`, revoked (mover) when they no longer do. */
+export interface BirthrightRule {
+  bundleId: string;
+  when: EligibilityRule[];
+}
+
+export interface LifecycleTemplateDefinition {
+  steps: LifecycleStep[];
+  /** Used by the joiner template (and reconciled against by movers). */
+  birthright: BirthrightRule[];
+}
+
+export interface LifecycleRunStep {
+  step: LifecycleStep['type'];
+  at: string;
+  outcome: 'applied' | 'already_in_state' | 'skipped';
+  details: Record<string, unknown>;
+}
+
+/** A manual kickoff through the API. */
+export interface LifecycleKickoff {
+  kind: LifecycleKind;
+  reason: string;
+  runId: string;
+  actor: { kind: 'api_token' | 'person'; id: string };
+}
+
+/** A run waiting for its date. */
+export interface ScheduledRun {
+  runId: string;
+  kind: 'joiner' | 'leaver';
+  dueAt: string;
+  /** The event that scheduled it (corrections and cancellations refer to it). */
+  eventId: string | null;
+}
+
+export type PersonLifecycleState = 'unknown' | 'active' | 'disabled' | 'deleted';
+
+export interface LifecycleState {
+  tenantId: string;
+  personId: string;
+  personState: PersonLifecycleState;
+  /** The newest event applied: an older event arriving later never overwrites it. */
+  lastOccurredAt: string | null;
+  scheduled: ScheduledRun | null;
+  /** A run paused by a `wait` step (a leaver's retention wait): its remaining steps resume at `dueAt`. */
+  resume: { runId: string; kind: LifecycleKind; dueAt: string; steps: LifecycleStep[] } | null;
+  eventsProcessed: number;
+  /** Row ids of the most recent events seen, so a repeated delivery of one is ignored. */
+  recentEventIds: string[];
+}
+
+export interface LifecycleInput {
+  tenantId: string;
+  personId: string;
+  /** Carried across continue-as-new. */
+  state?: LifecycleState;
+  /** Continue-as-new after this many events in one run (tests use a small number). */
+  continueAfterEvents?: number;
+}
+
+/** The business ID of a person's lifecycle: operators search the Temporal UI by it. */
+export function lifecycleWorkflowId(tenantId: string, personId: string): string {
+  return `lifecycle:${tenantId}:${personId}`;
+}
+
+/** Default templates, used until a tenant stores its own. */
+export function defaultTemplate(kind: LifecycleKind, leaverDeleteAfterSeconds: number): LifecycleTemplateDefinition {
+  switch (kind) {
+    case 'joiner':
+      return { steps: [{ type: 'activate' }, { type: 'grant_birthright' }, { type: 'notify_manager' }], birthright: [] };
+    case 'mover':
+      return { steps: [{ type: 'reconcile_birthright' }, { type: 'notify_manager' }], birthright: [] };
+    case 'leaver':
+      return {
+        steps: [{ type: 'disable' }, { type: 'revoke_all_access' }, { type: 'notify_manager' }, { type: 'wait', seconds: leaverDeleteAfterSeconds }, { type: 'delete' }],
+        birthright: [],
+      };
+  }
+}
+
+/** Profile fields whose change makes an update a mover. */
+export const moverAttributes = ['department', 'departmentCode', 'location', 'workerType', 'jobCode', 'jobTitle', 'division', 'businessUnit', 'costCenter', 'manager'];
