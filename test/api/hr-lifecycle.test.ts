@@ -84,7 +84,7 @@ describe('HR events and lifecycles', () => {
       expect(scheduled.upcoming[0]).to.include({ kind: 'joiner' });
       expect(await liveEdges('E1')).to.deep.equal([]);
 
-      await waitFor('E1', 'active');
+      await waitRun('E1', 'joiner', 'completed');
       const edges = await liveEdges('E1');
       expect(edges.map((e) => [e.target.id, e.source, e.sourceRef])).to.deep.equal([[groups.eng, 'iga_grant', `birthright:${bundles.eng}`]]);
       const profile = (await admin.get(`${t}/people/${person('E1')}`)).body.profile;
