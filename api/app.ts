@@ -8,6 +8,7 @@ import { GroupCycleError } from '../db/repositories/group-members';
 import { getTenant } from '../db/repositories/tenants';
 import { authenticate } from './auth';
 import { type ApiDeps, type Caller, canActOn } from './context';
+import { HrDispatcher } from './hr-dispatch';
 import { verifyHrSignature } from './hr-signature';
 import { buildOpenApiDocument } from './openapi';
 import { ApiError, fieldErrors, problemBody } from './problems';
@@ -111,6 +112,7 @@ function handle(route: RouteDef, deps: ApiDeps) {
 /** Builds the Express app over injected dependencies. */
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
+  deps.hrDispatcher ??= new HrDispatcher(deps);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(pinoHttp({

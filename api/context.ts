@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/database';
 import type { Tenant } from '../db/repositories/tenants';
 import type { Logger } from '../workers/logger';
+import type { HrDispatcher } from './hr-dispatch';
 import type { Permission } from './permissions';
 
 /** What the API needs from the process, injected so tests build their own. */
@@ -11,6 +12,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Key for secrets at rest (AES-256-GCM). */
   secretKey: Buffer;
+  /** Hands stored HR events to lifecycles off the request path (created by createApp when absent). */
+  hrDispatcher?: HrDispatcher;
 }
 
 /** The authenticated API client behind a request. */

@@ -1,25 +1,59 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
-import { type HrEvent, setHrEventStatus } from '../db/repositories/hr';
+import { type HrEvent, listReceivedHrEvents, setHrEventStatus } from '../db/repositories/hr';
+import type { lifecycle } from '../workflows';
 import { type LifecycleEvent, lifecycleWorkflowId } from '../workflows/lifecycle.types';
 import { hrEventSignal } from '../workflows/messages';
 import { PortalPersonId, PortalTenantId } from '../workflows/search-attributes';
-import type { lifecycle } from '../workflows';
 import type { ApiDeps } from './context';
 
+/** How long an event may sit `received` before the sweeper hands it over again. */
+const SWEEP_AFTER_MS = 5_000;
+const SWEEP_EVERY_MS = 2_000;
+
 /**
- * Hands stored events to their people's lifecycle workflows (signal-with-start), oldest first, and marks
- * each dispatched once Temporal has it. An event whose dispatch fails stays `received`: the HR system's
- * retry of the same event id, or a retried import, dispatches it again. Returns how many failed.
+ * Hands stored HR events to their people's lifecycle workflows (signal-with-start), off the request path:
+ * the webhook answers once the event is stored, and Temporal never slows intake down. Events of one person
+ * are handed over one at a time, oldest first; an event whose hand-over fails stays `received` and the
+ * sweeper retries it. A repeated hand-over is harmless: the workflow ignores an event it has seen.
  */
-export async function dispatchHrEvents(deps: ApiDeps, tenantId: string, events: readonly HrEvent[]): Promise<number> {
-  const ordered = [...events].filter((e) => e.status === 'received')
-    .sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.eventId.localeCompare(b.eventId));
-  let failed = 0;
-  for (const e of ordered) {
+export class HrDispatcher {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly timer: NodeJS.Timeout;
+  private sweeping = false;
+
+  constructor(private readonly deps: ApiDeps) {
+    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Queues events for hand-over (returns at once). */
+  enqueue(tenantId: string, events: readonly HrEvent[]): void {
+    const ordered = events.filter((e) => e.status === 'received')
+      .sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.eventId.localeCompare(b.eventId));
+    for (const e of ordered) {
+      const key = `${tenantId}:${e.personId}`;
+      const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.handOver(tenantId, e));
+      this.chains.set(key, next);
+      void next.finally(() => {
+        if (this.chains.get(key) === next) this.chains.delete(key);
+      });
+    }
+  }
+
+  /** Waits until everything queued so far has been handed over (or failed). */
+  async drain(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async handOver(tenantId: string, e: HrEvent): Promise<void> {
     try {
-      await deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleEvent]>('lifecycle', {
+      await this.deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleEvent]>('lifecycle', {
         workflowId: lifecycleWorkflowId(tenantId, e.personId),
-        taskQueue: deps.temporal.taskQueue,
+        taskQueue: this.deps.temporal.taskQueue,
         args: [{ tenantId, personId: e.personId }],
         signal: hrEventSignal,
         signalArgs: [{ id: e.id, payload: e.payload }],
@@ -27,11 +61,25 @@ export async function dispatchHrEvents(deps: ApiDeps, tenantId: string, events: 
         typedSearchAttributes: [{ key: PortalTenantId, value: tenantId }, { key: PortalPersonId, value: e.personId }],
         memo: { kind: 'lifecycle', employeeId: e.employeeId },
       });
-      await setHrEventStatus(deps.db, tenantId, [e.id], 'dispatched');
+      await setHrEventStatus(this.deps.db, tenantId, [e.id], 'dispatched', null, 'received');
     } catch (err) {
-      failed += 1;
-      deps.logger.error({ err, tenantId, eventId: e.eventId }, 'could not dispatch HR event; it stays received');
+      this.deps.logger.warn({ err, tenantId, eventId: e.eventId }, 'HR event not handed over yet; the sweeper will retry');
     }
   }
-  return failed;
+
+  /** Re-queues events left `received` (a failed hand-over, or a process that stopped before it). */
+  private async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const stale = await listReceivedHrEvents(this.deps.db, new Date(Date.now() - SWEEP_AFTER_MS), 500);
+      const byTenant = new Map<string, HrEvent[]>();
+      for (const e of stale) byTenant.set(e.tenantId, [...(byTenant.get(e.tenantId) ?? []), e]);
+      for (const [tenantId, events] of byTenant) this.enqueue(tenantId, events.filter((e) => !this.chains.has(`${tenantId}:${e.personId}`)));
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'HR sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
 }

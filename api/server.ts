@@ -6,6 +6,7 @@ import { createApp } from './app';
 export function listen(deps: ApiDeps, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createApp(deps).listen(port, host, () => resolve(server));
+    server.once('close', () => deps.hrDispatcher?.stop());
     server.once('error', reject);
   });
 }

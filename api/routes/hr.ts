@@ -5,13 +5,12 @@ import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
 import type { Executor } from '../../db/database';
 import {
-  createHold, decideHold, getHrEvent, getHrSettings, type HrEvent, listHolds, listHrEvents, putHrSettings, recentDisablingCount, storeHrEvent,
+  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, putHrSettings, recentDisablingCount, storeHrEvent,
 } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
 import { encryptSecret } from '../../workers/secrets';
 import { actorOf } from '../context';
-import { dispatchHrEvents } from '../hr-dispatch';
 import { ApiError, type FieldError, fieldErrors } from '../problems';
 import { defineRoute } from '../route';
 import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
@@ -59,8 +58,8 @@ function view(e: HrEvent) {
  * operator when they would push the disabled identities within the window past the tenant's threshold.
  */
 async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload[], channel: 'webhook' | 'import', importId: string | null) {
-  // One tenant's HR intake at a time, so concurrent bursts are counted against the threshold together.
-  await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
+  // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold together.
+  if (events.some((e) => e.type === 'termination')) await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
   const settings = await getHrSettings(tx, tenantId);
   const known = new Set((await tx.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenantId)
     .where('event_id', 'in', events.map((e) => e.eventId)).execute()).map((r) => r.event_id));
@@ -133,10 +132,9 @@ export const hrRoutes = [
       const payload = normalise(body);
       const { stored, duplicates } = await deps.db.transaction().execute((tx) => storeBatch(tx, tenant.id, [payload], 'webhook', null));
       const event = stored[0] as HrEvent;
-      if ((await dispatchHrEvents(deps, tenant.id, [event])) > 0) {
-        throw new ApiError('unavailable', 'The event is stored but could not be handed to its lifecycle; send it again.');
-      }
-      return { status: duplicates > 0 ? 200 : 202, body: view((await getHrEvent(deps.db, tenant.id, event.id)) ?? event) };
+      // Stored: that is the acknowledgement. The hand-over to the lifecycle happens off the request path.
+      deps.hrDispatcher?.enqueue(tenant.id, [event]);
+      return { status: duplicates > 0 ? 200 : 202, body: view(event) };
     },
   }),
   defineRoute({
@@ -144,7 +142,7 @@ export const hrRoutes = [
     summary: 'Batch import of HR events as CSV (header row; profile.<attribute> columns) or JSON lines; all or nothing',
     permission: 'portal.hr.manage', tenantScoped: true, bodyType: 'text', body: z.string().min(1),
     responses: { 202: { description: 'Stored and dispatched (terminations over the threshold held)', schema: z.object({
-      importId: uuid, accepted: z.int(), duplicates: z.int(), held: z.int(), holdId: uuid.nullable(), undispatched: z.int(),
+      importId: uuid, accepted: z.int(), duplicates: z.int(), held: z.int(), holdId: uuid.nullable(),
     }) } },
     handler: async ({ body, caller, tenant, deps, req, requestId }) => {
       const { records, errors } = parseImport(body, req.get('content-type') ?? '');
@@ -162,12 +160,12 @@ export const hrRoutes = [
         await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: 'hr.imported', target: { kind: 'hr_import', id: importId }, details: { records: events.length, duplicates: r.duplicates, holdId: r.holdId }, requestId });
         return r;
       });
-      const undispatched = await dispatchHrEvents(deps, tenant.id, result.stored);
+      deps.hrDispatcher?.enqueue(tenant.id, result.stored);
       return {
         status: 202,
         body: {
           importId, accepted: events.length - result.duplicates, duplicates: result.duplicates,
-          held: result.stored.filter((e) => e.status === 'held').length, holdId: result.holdId, undispatched,
+          held: result.stored.filter((e) => e.status === 'held').length, holdId: result.holdId,
         },
       };
     },
@@ -234,7 +232,7 @@ export const hrRoutes = [
     method: 'post', path: `/v1/tenants/:tenantId/hr/holds/:holdId/${decision}`, tag: 'hr',
     summary: decision === 'approve' ? 'Release a hold: its events run' : 'Reject a hold: its events never run',
     permission: 'portal.hr.manage', tenantScoped: true, params: z.strictObject({ holdId: uuid }),
-    responses: { 200: { description: 'The hold\'s events', schema: z.object({ holdId: uuid, status: z.string(), events: z.int(), undispatched: z.int() }) } },
+    responses: { 200: { description: 'The hold\'s events', schema: z.object({ holdId: uuid, status: z.string(), events: z.int() }) } },
     handler: async ({ params, caller, tenant, deps, requestId }) => {
       const result = await deps.db.transaction().execute(async (tx) => {
         const decided = await decideHold(tx, tenant.id, params.holdId, decision === 'approve', caller.tokenId);
@@ -243,10 +241,8 @@ export const hrRoutes = [
         await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: `hr.hold_${decision === 'approve' ? 'approved' : 'rejected'}`, target: { kind: 'hr_hold', id: params.holdId }, details: { events: decided.events.length }, requestId });
         return decided;
       });
-      const undispatched = decision === 'approve'
-        ? await dispatchHrEvents(deps, tenant.id, result.events.map((e) => ({ ...e, status: 'received' as const })))
-        : 0;
-      return { status: 200, body: { holdId: params.holdId, status: decision === 'approve' ? 'approved' : 'rejected', events: result.events.length, undispatched } };
+      if (decision === 'approve') deps.hrDispatcher?.enqueue(tenant.id, result.events.map((e) => ({ ...e, status: 'received' as const })));
+      return { status: 200, body: { holdId: params.holdId, status: decision === 'approve' ? 'approved' : 'rejected', events: result.events.length } };
     },
   })),
 ];

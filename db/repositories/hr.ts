@@ -45,6 +45,7 @@ export function personIdForEmployee(tenantId: string, employeeId: string): strin
 
 export interface HrEvent {
   id: string;
+  tenantId: string;
   eventId: string;
   type: string;
   employeeId: string;
@@ -62,7 +63,7 @@ export interface HrEvent {
 
 function toEvent(r: HrEventRow): HrEvent {
   return {
-    id: r.id, eventId: r.event_id, type: r.type, employeeId: r.employee_id, personId: r.person_id, occurredAt: r.occurred_at,
+    id: r.id, tenantId: r.tenant_id, eventId: r.event_id, type: r.type, employeeId: r.employee_id, personId: r.person_id, occurredAt: r.occurred_at,
     effectiveAt: r.effective_at, channel: r.channel, importId: r.import_id, holdId: r.hold_id, status: r.status, outcome: r.outcome,
     receivedAt: r.received_at, payload: r.payload,
   };
@@ -95,9 +96,21 @@ export async function getHrEvent(db: Executor, tenantId: string, id: string): Pr
   return row ? toEvent(row) : null;
 }
 
-export async function setHrEventStatus(db: Executor, tenantId: string, ids: readonly string[], status: HrEventStatus, outcome: string | null = null): Promise<void> {
+/** Sets events' status (only those currently `onlyFrom`, when given: a late hand-over never undoes `applied`). */
+export async function setHrEventStatus(
+  db: Executor, tenantId: string, ids: readonly string[], status: HrEventStatus, outcome: string | null = null, onlyFrom?: HrEventStatus,
+): Promise<void> {
   if (ids.length === 0) return;
-  await db.updateTable('hr_events').set({ status, outcome, updated_at: new Date() }).where('tenant_id', '=', tenantId).where('id', 'in', [...ids]).execute();
+  let q = db.updateTable('hr_events').set({ status, outcome, updated_at: new Date() }).where('tenant_id', '=', tenantId).where('id', 'in', [...ids]);
+  if (onlyFrom) q = q.where('status', '=', onlyFrom);
+  await q.execute();
+}
+
+/** Events of any tenant still waiting to be handed to their lifecycle since before `receivedBefore`. */
+export async function listReceivedHrEvents(db: Executor, receivedBefore: Date, limit: number): Promise<HrEvent[]> {
+  const rows = await db.selectFrom('hr_events').selectAll().where('status', '=', 'received').where('updated_at', '<', receivedBefore)
+    .orderBy('occurred_at').limit(limit).execute();
+  return rows.map(toEvent);
 }
 
 /** How many distinct people have disabling events (terminations) received, dispatched or applied within the window. */
