@@ -9,6 +9,10 @@ import type { AuditEventsTable } from './tables/audit-events';
 import type { GroupMembersTable, GroupsTable } from './tables/groups';
 import type { TenantMembershipsTable } from './tables/memberships';
 import type { PeopleTable } from './tables/people';
+import type {
+  ProfileAttributeDefinitionsTable, ProfileAttributeHistoryTable, ProfileAttributeValuesTable, ProfileResolutionIssuesTable,
+  ProfileSourcePrecedenceTable,
+} from './tables/profiles';
 import type { RolesTable } from './tables/roles';
 import type { TenantsTable } from './tables/tenants';
 
@@ -30,6 +34,11 @@ export interface Database {
   access_requests: AccessRequestsTable;
   access_request_approvers: AccessRequestApproversTable;
   access_request_events: AccessRequestEventsTable;
+  profile_attribute_definitions: ProfileAttributeDefinitionsTable;
+  profile_attribute_values: ProfileAttributeValuesTable;
+  profile_attribute_history: ProfileAttributeHistoryTable;
+  profile_source_precedence: ProfileSourcePrecedenceTable;
+  profile_resolution_issues: ProfileResolutionIssuesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely/migration';
 import * as coreModel from './20261124140000_core_model';
 import * as accessRequests from './20261124150000_access_requests';
+import * as identityProfiles from './20261124170000_identity_profiles';
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the directory) so the set is
@@ -9,4 +10,5 @@ import * as accessRequests from './20261124150000_access_requests';
 export const migrations: Record<string, Migration> = {
   '20261124140000_core_model': coreModel,
   '20261124150000_access_requests': accessRequests,
+  '20261124170000_identity_profiles': identityProfiles,
 };
