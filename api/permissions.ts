@@ -25,6 +25,11 @@ export const Permissions = [
   'portal.requests.view',
   'portal.requests.decide',
   'portal.requests.manage',
+  'portal.profiles.view',
+  'portal.profiles.manage',
+  'portal.profiles.self_edit',
+  'portal.resolution_issues.view',
+  'portal.resolution_issues.manage',
 ] as const;
 
 export type Permission = (typeof Permissions)[number];

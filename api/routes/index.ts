@@ -5,11 +5,12 @@ import { applicationRoutes, roleRoutes } from './applications';
 import { bundleRoutes } from './bundles';
 import { groupRoutes } from './groups';
 import { peopleRoutes } from './people';
+import { profileRoutes } from './profiles';
 import { requestRoutes } from './requests';
 import { tenantRoutes } from './tenants';
 
 /** Every endpoint of the API, in documentation order. */
 export const allRoutes: readonly RouteDef[] = [
   ...tenantRoutes, ...apiTokenRoutes, ...peopleRoutes, ...groupRoutes, ...roleRoutes, ...applicationRoutes, ...accessRoutes,
-  ...bundleRoutes, ...requestRoutes,
+  ...bundleRoutes, ...requestRoutes, ...profileRoutes,
 ];
