@@ -1,9 +1,7 @@
 import type { Executor } from '../database';
 import type { ProfileAttributeDefinitionsTable } from '../tables/profiles';
 import type { Selectable } from 'kysely';
-import {
-  type AttributeType, type CustomAttributeDefinition, DefaultSourcePrecedence, type Mutability, type ProfileSource,
-} from '../../workflows/profile-schema';
+import { type CustomAttributeDefinition, DefaultSourcePrecedence, type ProfileSource } from '../../workflows/profile-schema';
 import { isUuid, newId } from './ids';
 
 export type { CustomAttributeDefinition };
@@ -35,18 +33,8 @@ export async function getCustomAttribute(db: Executor, tenantId: string, id: str
   return row ? toAttribute(row) : null;
 }
 
-export interface CustomAttributeInput {
-  key: string;
-  label: string;
-  type: AttributeType;
-  required: boolean;
-  mutability: Mutability;
-  enumValues: string[] | null;
-  pattern: string | null;
-  min: number | null;
-  max: number | null;
-  description: string | null;
-}
+/** What defines a custom attribute (its id is assigned on creation). */
+export type CustomAttributeInput = Omit<CustomAttributeDefinition, 'id'>;
 
 /** Creates a custom attribute; null when the key is taken in the tenant. */
 export async function createCustomAttribute(db: Executor, tenantId: string, input: CustomAttributeInput): Promise<CustomAttribute | null> {

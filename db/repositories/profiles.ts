@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import {
-  attributeSpecs, type AttributeSpec, EMAILS_ATTRIBUTE, type ProfileEmail, type ProfileSource, type ProfileValue,
+  attributeSpecs, EMAILS_ATTRIBUTE, type ProfileEmail, type ProfileSource, type ProfileValue,
   sameProfileValue, sourceRank, validateEmails, validateProfileValues,
 } from '../../workflows/profile-schema';
 import type { Executor } from '../database';
@@ -138,20 +138,10 @@ async function writeProvenance(tx: Executor, w: Write): Promise<void> {
     .execute();
 }
 
-interface HistoryEntry {
-  tenantId: string;
-  personId: string;
-  attribute: string;
-  outcome: ProfileHistoryOutcome;
-  value: unknown;
-  previous: unknown;
-  source: ProfileSource;
-  sourceRecordId: string;
-  observedAt: Date;
-  issueId: string | null;
-  actor: Actor;
-  requestId: string | null;
-}
+/** A write as recorded in history: who did it, in which request. */
+type IssueWrite = Omit<Write, 'resolutionIssueId'> & { actor: Actor; requestId: string | null };
+
+type HistoryEntry = IssueWrite & { outcome: ProfileHistoryOutcome; issueId: string | null };
 
 async function appendHistory(tx: Executor, h: HistoryEntry): Promise<void> {
   await tx.insertInto('profile_attribute_history').values({
@@ -283,8 +273,6 @@ export async function applyProfileObservation(tx: Executor, obs: ProfileObservat
   }
   return result;
 }
-
-type IssueWrite = Omit<Write, 'resolutionIssueId'> & { actor: Actor; requestId: string | null };
 
 /** Opens the attribute's resolution issue, or adds this source's candidate to the open one. */
 async function raiseIssue(
@@ -519,9 +507,4 @@ export async function listProfileHistory(
     sourceRecordId: r.source_record_id, observedAt: r.observed_at, issueId: r.issue_id, actor: { kind: r.actor_kind, id: r.actor_id },
     requestId: r.request_id, recordedAt: r.recorded_at,
   }));
-}
-
-/** The spec of each attribute in a tenant (built-ins and custom), for mutability checks at the API. */
-export async function tenantAttributeSpecs(db: Executor, tenantId: string): Promise<Map<string, AttributeSpec>> {
-  return attributeSpecs(await listCustomAttributes(db, tenantId));
 }
