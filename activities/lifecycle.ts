@@ -5,7 +5,7 @@ import { grantEdge, lockTenantAccess } from '../db/repositories/access-edges';
 import { eligibilityFacts, getBundle, managerOf } from '../db/repositories/access-bundles';
 import { type Actor, appendAudit } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
-import { currentTemplate, setHrEventStatus, templateVersion } from '../db/repositories/hr';
+import { currentTemplate, personIdForEmployee, setHrEventStatus, templateVersion } from '../db/repositories/hr';
 import { newId } from '../db/repositories/ids';
 import { applyProfileObservation } from '../db/repositories/profiles';
 import type { HrEventStatus } from '../db/tables/hr-lifecycle';
@@ -137,13 +137,10 @@ export function lifecycleActivities(db: Db) {
         if (p.displayName && p.displayName !== person.display_name) {
           await tx.updateTable('people').set({ display_name: p.displayName, updated_at: new Date() }).where('id', '=', input.personId).execute();
         }
-        // HR names the manager by employee id; the profile holds the manager's person id where it resolves.
+        // HR names the manager by employee id; Portal's id for that employee is derived from it, so a manager
+        // not hired yet is an unresolved reference (a resolution issue) until their hire arrives.
         const values: Record<string, string | number | boolean | null> = { ...p.profile, employeeNumber: p.employeeId };
-        if (typeof p.profile.manager === 'string') {
-          const manager = await tx.selectFrom('person_external_ids').select('person_id')
-            .where('tenant_id', '=', input.tenantId).where('system', '=', HR_SYSTEM).where('external_id', '=', p.profile.manager).executeTakeFirst();
-          values.manager = manager?.person_id ?? p.profile.manager;
-        }
+        if (typeof p.profile.manager === 'string') values.manager = personIdForEmployee(input.tenantId, p.profile.manager);
         const result = await applyProfileObservation(tx, {
           tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
           values, actor: actorOf(input),

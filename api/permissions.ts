@@ -29,6 +29,11 @@ export const Permissions = [
   'portal.hr.manage',
   'portal.lifecycle.view',
   'portal.lifecycle.manage',
+  'portal.profiles.view',
+  'portal.profiles.manage',
+  'portal.profiles.self_edit',
+  'portal.resolution_issues.view',
+  'portal.resolution_issues.manage',
 ] as const;
 
 export type Permission = (typeof Permissions)[number];

@@ -12,6 +12,10 @@ import type {
 } from './tables/hr-lifecycle';
 import type { TenantMembershipsTable } from './tables/memberships';
 import type { PeopleTable } from './tables/people';
+import type {
+  ProfileAttributeDefinitionsTable, ProfileAttributeHistoryTable, ProfileAttributeValuesTable, ProfileResolutionIssuesTable,
+  ProfileSourcePrecedenceTable,
+} from './tables/profiles';
 import type { RolesTable } from './tables/roles';
 import type { TenantsTable } from './tables/tenants';
 
@@ -40,6 +44,11 @@ export interface Database {
   lifecycle_templates: LifecycleTemplatesTable;
   lifecycle_runs: LifecycleRunsTable;
   outbox_messages: OutboxMessagesTable;
+  profile_attribute_definitions: ProfileAttributeDefinitionsTable;
+  profile_attribute_values: ProfileAttributeValuesTable;
+  profile_attribute_history: ProfileAttributeHistoryTable;
+  profile_source_precedence: ProfileSourcePrecedenceTable;
+  profile_resolution_issues: ProfileResolutionIssuesTable;
 }
 
 export type Db = Kysely<Database>;

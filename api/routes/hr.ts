@@ -9,6 +9,8 @@ import {
 } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
+import { validateProfileValues } from '../../workflows/profile-schema';
+import { type CustomAttribute, listCustomAttributes } from '../../db/repositories/profile-attributes';
 import { encryptSecret } from '../../workers/secrets';
 import { actorOf } from '../context';
 import { ApiError, type FieldError, fieldErrors } from '../problems';
@@ -33,6 +35,16 @@ export const hrEventSchema = z.strictObject({
   cancelsEventId: visible.nullable().optional(),
 }).refine((e) => e.type !== 'cancellation' || Boolean(e.cancelsEventId), { message: 'a cancellation names the event it cancels', path: ['cancelsEventId'] })
   .meta({ id: 'HrEvent' });
+
+/** Profile values checked against the tenant's schema (the manager is an HR employee id, checked as text). */
+function profileErrors(profile: Record<string, unknown>, custom: CustomAttribute[], prefix: string): FieldError[] {
+  const { manager, ...rest } = profile;
+  const errors = validateProfileValues(rest, custom).errors.map((e) => ({ path: `${prefix}.profile.${e.attribute}`, message: e.reason }));
+  if (manager !== undefined && manager !== null && (typeof manager !== 'string' || manager.trim() === '')) {
+    errors.push({ path: `${prefix}.profile.manager`, message: 'must be the manager\'s employee id' });
+  }
+  return errors;
+}
 
 function normalise(e: z.output<typeof hrEventSchema>): HrEventPayload {
   return {
@@ -129,6 +141,8 @@ export const hrRoutes = [
       200: { description: 'A duplicate of an event already stored (the first copy stands)', schema: hrEventView },
     },
     handler: async ({ body, tenant, deps }) => {
+      const invalid = profileErrors(body.profile ?? {}, await listCustomAttributes(deps.db, tenant.id), 'body');
+      if (invalid.length > 0) throw new ApiError('validation_failed', 'The event has invalid profile values; nothing was stored.', invalid);
       const payload = normalise(body);
       const { stored, duplicates } = await deps.db.transaction().execute((tx) => storeBatch(tx, tenant.id, [payload], 'webhook', null));
       const event = stored[0] as HrEvent;
@@ -147,10 +161,16 @@ export const hrRoutes = [
     handler: async ({ body, caller, tenant, deps, req, requestId }) => {
       const { records, errors } = parseImport(body, req.get('content-type') ?? '');
       const events: HrEventPayload[] = [];
+      const custom = await listCustomAttributes(deps.db, tenant.id);
       records.forEach((r, i) => {
         const parsed = hrEventSchema.safeParse(r);
-        if (parsed.success) events.push(normalise(parsed.data));
-        else errors.push(...fieldErrors('body', parsed.error).map((e) => ({ ...e, path: e.path.replace(/^body/, `record[${i + 1}]`) })));
+        if (!parsed.success) {
+          errors.push(...fieldErrors('body', parsed.error).map((e) => ({ ...e, path: e.path.replace(/^body/, `record[${i + 1}]`) })));
+          return;
+        }
+        const invalid = profileErrors(parsed.data.profile ?? {}, custom, `record[${i + 1}]`);
+        errors.push(...invalid);
+        if (invalid.length === 0) events.push(normalise(parsed.data));
       });
       if (errors.length > 0) throw new ApiError('validation_failed', 'The import has invalid records; nothing was stored.', errors);
       if (events.length === 0) throw new ApiError('validation_failed', 'The import has no records.', [{ path: 'body', message: 'empty' }]);

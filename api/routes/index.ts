@@ -7,11 +7,12 @@ import { groupRoutes } from './groups';
 import { hrRoutes } from './hr';
 import { lifecycleRoutes } from './lifecycle';
 import { peopleRoutes } from './people';
+import { profileRoutes } from './profiles';
 import { requestRoutes } from './requests';
 import { tenantRoutes } from './tenants';
 
 /** Every endpoint of the API, in documentation order. */
 export const allRoutes: readonly RouteDef[] = [
   ...tenantRoutes, ...apiTokenRoutes, ...peopleRoutes, ...groupRoutes, ...roleRoutes, ...applicationRoutes, ...accessRoutes,
-  ...bundleRoutes, ...requestRoutes, ...hrRoutes, ...lifecycleRoutes,
+  ...bundleRoutes, ...requestRoutes, ...hrRoutes, ...lifecycleRoutes, ...profileRoutes,
 ];

@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely/migration';
 import * as coreModel from './20261124140000_core_model';
 import * as accessRequests from './20261124150000_access_requests';
+import * as identityProfiles from './20261124170000_identity_profiles';
 import * as hrLifecycle from './20261124180000_hr_lifecycle';
 
 /**
@@ -10,5 +11,6 @@ import * as hrLifecycle from './20261124180000_hr_lifecycle';
 export const migrations: Record<string, Migration> = {
   '20261124140000_core_model': coreModel,
   '20261124150000_access_requests': accessRequests,
+  '20261124170000_identity_profiles': identityProfiles,
   '20261124180000_hr_lifecycle': hrLifecycle,
 };

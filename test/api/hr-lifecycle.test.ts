@@ -208,10 +208,25 @@ describe('HR events and lifecycles', () => {
       const invalid = await send({ ...e, type: 'promotion', occurredAt: 'yesterday', surprise: 1 });
       expect(invalid.status).to.equal(400);
       expect(invalid.body.errors.map((x: { path: string }) => x.path)).to.include.members(['body.type', 'body.occurredAt', 'body']);
+      const badProfile = await send(hire('E7b', { fte: 'lots', shoeSize: 44, department: 'engineering' }));
+      expect(badProfile.status).to.equal(400);
+      expect(badProfile.body.errors.map((x: { path: string }) => x.path)).to.have.members(['body.profile.fte', 'body.profile.shoeSize']);
       const badImport = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('E8', {})), JSON.stringify({ ...hire('E9', {}), employeeId: '' })].join('\n'), { 'content-type': 'application/x-ndjson' });
       expect(badImport.status).to.equal(400);
       expect(badImport.body.errors[0].path).to.equal('record[2].employeeId');
       expect(await count()).to.equal(before);
+    });
+  });
+
+  describe('when an HR source disagrees with the profile or names an unknown manager', () => {
+    it('should open resolution issues instead of overwriting', async () => {
+      await send(hire('E12', { department: 'engineering', manager: 'NOBODY' }));
+      await waitRun('E12', 'joiner', 'completed');
+      const issues = (await admin.get(`${t}/resolution-issues?personId=${person('E12')}`)).body.items as { attribute: string; status: string }[];
+      expect(issues.map((i) => [i.attribute, i.status])).to.deep.include(['manager', 'open']);
+      expect((await admin.get(`${t}/people/${person('E12')}`)).body.profile.manager ?? null).to.equal(null);
+      const provenance = (await admin.get(`${t}/people/${person('E12')}/profile`)).body.provenance.department;
+      expect(provenance).to.include({ source: 'hr_connector' });
     });
   });
 
