@@ -4,6 +4,21 @@ import { getHrSettings } from '../db/repositories/hr';
 import { decryptSecret } from '../workers/secrets';
 import type { ApiDeps } from './context';
 import { ApiError } from './problems';
+import { TtlCache } from './ttl-cache';
+
+/**
+ * Decrypted HR secrets, kept for a few seconds so a burst of events does not decrypt per request. A rotated
+ * secret takes effect within that time (the old one stops working as soon as the entry expires).
+ */
+const secrets = new TtlCache<string | null>(5_000, async (db, tenantId, key) => {
+  const settings = await getHrSettings(db, tenantId);
+  return settings.secretCiphertext ? decryptSecret(key as Buffer, settings.secretCiphertext) : null;
+});
+
+/** Forgets a tenant's cached secret (after a rotation in this process). */
+export function forgetHrSecret(tenantId: string): void {
+  secrets.delete(tenantId);
+}
 
 /** How far the signed timestamp may be from now, either way. */
 export const SIGNATURE_WINDOW_SECONDS = 300;
@@ -26,10 +41,10 @@ export async function verifyHrSignature(req: Request, deps: ApiDeps, tenantId: s
   const signature = req.get('x-portal-signature') ?? '';
   if (!Number.isInteger(timestamp) || !signature) throw refuse('missing signature headers');
   if (Math.abs(Date.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SECONDS) throw refuse('timestamp outside the window');
-  const settings = await getHrSettings(deps.db, tenantId);
-  if (!settings.secretCiphertext) throw refuse('no HR secret configured');
+  const secret = await secrets.get(deps.db, tenantId, deps.secretKey);
+  if (!secret) throw refuse('no HR secret configured');
   const raw = (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
-  const expected = Buffer.from(signHrPayload(decryptSecret(deps.secretKey, settings.secretCiphertext), timestamp, raw));
+  const expected = Buffer.from(signHrPayload(secret, timestamp, raw));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw refuse('signature mismatch');
 }

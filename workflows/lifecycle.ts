@@ -175,7 +175,15 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     }
     while (inbox.length > 0) {
       const e = inbox.shift() as LifecycleEvent;
-      if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt) {
+      if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt && e.payload.type === 'update') {
+        // An update that arrives after a newer event still counts for the attributes no newer event set:
+        // profile values are ordered per attribute by observation time, so nothing newer is overwritten.
+        const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: e.payload });
+        await acts.markHrEvent({
+          ...ref, eventRowId: e.id, status: 'applied',
+          outcome: `late: older than ${state.lastOccurredAt}; applied where no newer value exists (${applied.changed.join(', ') || 'no change'})`,
+        });
+      } else if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt) {
         await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied event (${state.lastOccurredAt})` });
       } else {
         state.lastOccurredAt = e.payload.occurredAt;

@@ -10,9 +10,11 @@ import {
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
 import { validateProfileValues } from '../../workflows/profile-schema';
+import { TtlCache } from '../ttl-cache';
 import { type CustomAttribute, listCustomAttributes } from '../../db/repositories/profile-attributes';
 import { encryptSecret } from '../../workers/secrets';
 import { actorOf } from '../context';
+import { forgetHrSecret } from '../hr-signature';
 import { ApiError, type FieldError, fieldErrors } from '../problems';
 import { defineRoute } from '../route';
 import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
@@ -35,6 +37,12 @@ export const hrEventSchema = z.strictObject({
   cancelsEventId: visible.nullable().optional(),
 }).refine((e) => e.type !== 'cancellation' || Boolean(e.cancelsEventId), { message: 'a cancellation names the event it cancels', path: ['cancelsEventId'] })
   .meta({ id: 'HrEvent' });
+
+/**
+ * The tenant's custom attribute definitions, cached briefly: the webhook is Portal's busiest intake and the
+ * definitions change rarely (a new definition applies to events within a few seconds).
+ */
+const customAttributesCache = new TtlCache<CustomAttribute[]>(5_000, (db, tenantId) => listCustomAttributes(db, tenantId));
 
 /** Profile values checked against the tenant's schema (the manager is an HR employee id, checked as text). */
 function profileErrors(profile: Record<string, unknown>, custom: CustomAttribute[], prefix: string): FieldError[] {
@@ -70,19 +78,22 @@ function view(e: HrEvent) {
  * operator when they would push the disabled identities within the window past the tenant's threshold.
  */
 async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload[], channel: 'webhook' | 'import', importId: string | null) {
-  // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold together.
-  if (events.some((e) => e.type === 'termination')) await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
-  const settings = await getHrSettings(tx, tenantId);
-  const known = new Set((await tx.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenantId)
-    .where('event_id', 'in', events.map((e) => e.eventId)).execute()).map((r) => r.event_id));
-  const terminations = new Set(events.filter((e) => e.type === 'termination' && !known.has(e.eventId)).map((e) => e.employeeId));
   let holdId: string | null = null;
-  if (terminations.size > 0 && (await recentDisablingCount(tx, tenantId, settings.thresholdWindowSeconds)) + terminations.size > settings.disableThreshold) {
-    const pending = await tx.selectFrom('hr_holds').select('id').where('tenant_id', '=', tenantId).where('status', '=', 'pending')
-      .where('created_at', '>', new Date(Date.now() - settings.thresholdWindowSeconds * 1000)).orderBy('created_at', 'desc').executeTakeFirst();
-    holdId = pending?.id ?? await createHold(tx, tenantId,
-      `more than ${settings.disableThreshold} identities would be disabled within ${settings.thresholdWindowSeconds} s`);
-    await appendAudit(tx, { tenantId, actor: { kind: 'system', id: 'hr-intake' }, action: 'hr.hold_created', target: { kind: 'hr_hold', id: holdId }, details: { terminations: terminations.size, threshold: settings.disableThreshold } });
+  const incomingTerminations = events.filter((e) => e.type === 'termination');
+  if (incomingTerminations.length > 0) {
+    // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold together.
+    await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
+    const settings = await getHrSettings(tx, tenantId);
+    const known = new Set((await tx.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenantId)
+      .where('event_id', 'in', incomingTerminations.map((e) => e.eventId)).execute()).map((r) => r.event_id));
+    const terminations = new Set(incomingTerminations.filter((e) => !known.has(e.eventId)).map((e) => e.employeeId));
+    if (terminations.size > 0 && (await recentDisablingCount(tx, tenantId, settings.thresholdWindowSeconds)) + terminations.size > settings.disableThreshold) {
+      const pending = await tx.selectFrom('hr_holds').select('id').where('tenant_id', '=', tenantId).where('status', '=', 'pending')
+        .where('created_at', '>', new Date(Date.now() - settings.thresholdWindowSeconds * 1000)).orderBy('created_at', 'desc').executeTakeFirst();
+      holdId = pending?.id ?? await createHold(tx, tenantId,
+        `more than ${settings.disableThreshold} identities would be disabled within ${settings.thresholdWindowSeconds} s`);
+      await appendAudit(tx, { tenantId, actor: { kind: 'system', id: 'hr-intake' }, action: 'hr.hold_created', target: { kind: 'hr_hold', id: holdId }, details: { terminations: terminations.size, threshold: settings.disableThreshold } });
+    }
   }
   const stored: HrEvent[] = [];
   let duplicates = 0;
@@ -141,10 +152,13 @@ export const hrRoutes = [
       200: { description: 'A duplicate of an event already stored (the first copy stands)', schema: hrEventView },
     },
     handler: async ({ body, tenant, deps }) => {
-      const invalid = profileErrors(body.profile ?? {}, await listCustomAttributes(deps.db, tenant.id), 'body');
+      const invalid = profileErrors(body.profile ?? {}, await customAttributesCache.get(deps.db, tenant.id), 'body');
       if (invalid.length > 0) throw new ApiError('validation_failed', 'The event has invalid profile values; nothing was stored.', invalid);
       const payload = normalise(body);
-      const { stored, duplicates } = await deps.db.transaction().execute((tx) => storeBatch(tx, tenant.id, [payload], 'webhook', null));
+      // Only terminations need the threshold check and its transaction; anything else is one insert.
+      const { stored, duplicates } = payload.type === 'termination'
+        ? await deps.db.transaction().execute((tx) => storeBatch(tx, tenant.id, [payload], 'webhook', null))
+        : await storeBatch(deps.db, tenant.id, [payload], 'webhook', null);
       const event = stored[0] as HrEvent;
       // Stored: that is the acknowledgement. The hand-over to the lifecycle happens off the request path.
       deps.hrDispatcher?.enqueue(tenant.id, [event]);
@@ -237,6 +251,7 @@ export const hrRoutes = [
       const secret = `hrs_${randomBytes(32).toString('base64url')}`;
       await deps.db.transaction().execute(async (tx) => {
         await putHrSettings(tx, tenant.id, { secretCiphertext: encryptSecret(deps.secretKey, secret) });
+        forgetHrSecret(tenant.id);
         await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: 'hr.secret_rotated', target: { kind: 'tenant', id: tenant.id }, details: {}, requestId });
       });
       return { status: 201, body: { secret } };

@@ -176,7 +176,7 @@ describe('HR events and lifecycles', () => {
       expect(dup.status).to.equal(200);
       await waitFor('E6', 'active');
       const newer = { eventId: eventId(), type: 'update', employeeId: 'E6', occurredAt: iso(2000), profile: { jobTitle: 'Staff Engineer' } };
-      const older = { eventId: eventId(), type: 'update', employeeId: 'E6', occurredAt: iso(1000), profile: { jobTitle: 'Senior Engineer' } };
+      const older = { eventId: eventId(), type: 'update', employeeId: 'E6', occurredAt: iso(1000), profile: { jobTitle: 'Senior Engineer', location: 'LDN' } };
       await send(newer);
       await eventually(async () => ((await admin.get(`${t}/people/${person('E6')}`)).body.profile.jobTitle === 'Staff Engineer' ? true : undefined), 20_000, 'newer applied');
       await send(older);
@@ -185,8 +185,12 @@ describe('HR events and lifecycles', () => {
         return events.every((e) => ['applied', 'superseded'].includes(e.status)) && events.length === 3 ? events : undefined;
       }, 20_000, 'events settled');
       const events = (await admin.get(`${t}/hr/events?employeeId=E6`)).body.items as { eventId: string; status: string }[];
-      expect(events.find((e) => e.eventId === older.eventId)?.status).to.equal('superseded');
-      expect((await admin.get(`${t}/people/${person('E6')}`)).body.profile.jobTitle).to.equal('Staff Engineer');
+      // The late update counts where nothing newer exists (location), and never overwrites the newer jobTitle.
+      expect(events.find((e) => e.eventId === older.eventId)?.status).to.equal('applied');
+      expect((await admin.get(`${t}/people/${person('E6')}`)).body.profile).to.include({ jobTitle: 'Staff Engineer', location: 'LDN' });
+      const lateHire = await send({ ...h, eventId: eventId(), occurredAt: iso(-60_000) });
+      expect(lateHire.status).to.equal(202);
+      await eventually(async () => ((await admin.get(`${t}/hr/events?employeeId=E6&status=superseded`)).body.items.length === 1 ? true : undefined), 20_000, 'late hire superseded');
       expect((await lifecycleOf('E6')).runs.filter((r: { kind: string }) => r.kind === 'joiner')).to.have.length(1);
     });
   });
