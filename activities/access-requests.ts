@@ -1,12 +1,14 @@
 import type { Db, Executor } from '../db/database';
-import { grantEdge, lockTenantAccess, revokeEdgesBySourceRef } from '../db/repositories/access-edges';
+import { lockTenantAccess, revokeEdgesBySourceRef } from '../db/repositories/access-edges';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
-import { appendRequestEvent, lockRequest, recordSubmittedRequest, requestGrantRef } from '../db/repositories/access-requests';
+import {
+  appendRequestEvent, type DecisionRecord, type GrantInput, grantApprovedRequest, lockRequest, recordSubmittedRequest, requestGrantRef, writeDecision,
+} from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { missingPersonIds } from '../db/repositories/people';
 import { ApplicationFailure } from '@temporalio/activity';
-import { type ApproverSpec, type BundleItem, eligibleApprovers, type Quorum } from '../workflows/access-policy';
+import { type ApproverSpec, eligibleApprovers, type Quorum } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput, type RequestStatus } from '../workflows/access-request.types';
 import { FailureTypes } from '../workflows/failures';
 
@@ -29,22 +31,6 @@ export interface OpenStageInput extends RequestRef {
 }
 
 const workflowActor = (requestId: string): Actor => ({ kind: 'workflow', id: accessRequestWorkflowId(requestId) });
-
-export interface DecisionRecord extends RequestRef {
-  stage: number;
-  personId: string;
-  decision: 'approve' | 'deny';
-  comment: string | null;
-}
-
-async function writeDecision(tx: Executor, input: DecisionRecord): Promise<void> {
-  await tx.updateTable('access_request_approvers').set({ decision: input.decision })
-    .where('request_id', '=', input.requestId).where('stage', '=', input.stage).where('person_id', '=', input.personId).execute();
-  await appendRequestEvent(tx, {
-    ...input, kind: 'decision', stage: input.stage, actor: { kind: 'person', id: input.personId },
-    dedupeKey: `decision:${input.stage}:${input.personId}`, details: { decision: input.decision, comment: input.comment },
-  });
-}
 
 async function requireRequest(tx: Executor, ref: RequestRef) {
   const request = await lockRequest(tx, ref.tenantId, ref.requestId);
@@ -135,42 +121,9 @@ export function accessRequestActivities(db: Db) {
       });
     },
 
-    /**
-     * Approves and grants the bundle: the `approved` event, `iga_grant` edges referencing the request, group-derived access, status, history
-     * and audit, in one transaction and exactly once (a retry after a commit returns the recorded grant).
-     */
-    async grantBundle(input: RequestRef & {
-      stage: number | null; beneficiaryPersonId: string; items: BundleItem[]; durationSeconds: number | null;
-      /** The decision that met the last quorum, recorded in the same transaction (the fast path of an approval). */
-      decision?: DecisionRecord;
-    }): Promise<{ grantedAt: string; expiresAt: string | null }> {
-      return db.transaction().execute(async (tx) => {
-        const request = await requireRequest(tx, input);
-        if (input.decision) await writeDecision(tx, input.decision);
-        if (request.status === 'granted' || request.status === 'revoked') {
-          return { grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null };
-        }
-        await appendRequestEvent(tx, { ...input, kind: 'approved', stage: input.stage, actor: workflowActor(input.requestId), dedupeKey: 'approved' });
-        await lockTenantAccess(tx, input.tenantId);
-        let edgesCreated = 0;
-        for (const item of input.items) {
-          const { created } = await grantEdge(tx, {
-            tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id,
-            source: 'iga_grant', trust: 'governed', sourceRef: requestGrantRef(input.requestId),
-          });
-          if (created) edgesCreated += 1;
-        }
-        await syncDerivedGroupEdges(tx, input.tenantId, [input.beneficiaryPersonId]);
-        const grantedAt = new Date();
-        const expiresAt = input.durationSeconds === null ? null : new Date(grantedAt.getTime() + input.durationSeconds * 1000);
-        await tx.updateTable('access_requests').set({ status: 'granted', granted_at: grantedAt, grant_expires_at: expiresAt, current_stage: null, updated_at: grantedAt })
-          .where('id', '=', input.requestId).execute();
-        await appendRequestEvent(tx, {
-          ...input, kind: 'granted', stage: null, actor: workflowActor(input.requestId), dedupeKey: 'granted',
-          details: { items: input.items, edgesCreated, expiresAt: expiresAt?.toISOString() ?? null },
-        });
-        return { grantedAt: grantedAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null };
-      });
+    /** Approves and grants the bundle (see grantApprovedRequest); a retry after a commit returns the recorded grant. */
+    async grantBundle(input: GrantInput): Promise<{ grantedAt: string; expiresAt: string | null }> {
+      return db.transaction().execute((tx) => grantApprovedRequest(tx, input));
     },
 
     /** Revokes what a request granted (at expiry), with evidence; revoking again changes nothing. */

@@ -15,12 +15,14 @@ import { migrateToLatest, openDatabase } from '../db/connect';
 import { createBundle } from '../db/repositories/access-bundles';
 import { createCatalogObject } from '../db/repositories/catalog';
 import { createTenant } from '../db/repositories/tenants';
+import { createApiToken } from '../db/repositories/api-tokens';
+import { close, listen } from '../api/server';
+import type { AddressInfo } from 'node:net';
 import { ensureTemporalCli } from '../scripts/temporal-cli';
 import { freePort, loadDevServerConfig, startDevServer } from '../scripts/temporal-dev';
 import { createLogger } from '../workers/logger';
 import { createWorker, installTemporalRuntime } from '../workers/worker';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
-import { decideUpdate } from '../workflows/messages';
 import { type Summary, since, summarise } from './stats';
 import { echoUpdate, finishUpdate } from './workflows';
 
@@ -93,11 +95,18 @@ export async function run(): Promise<void> {
     }
     await sql`drop table bench_commits`.execute(db);
 
-    // Approve, then read the grant back from PostgreSQL: the latency a client sees.
+    // Approve through the API over HTTP, then read the grant back from PostgreSQL: the latency a client sees.
+    const api = await listen({ db, temporal: { client, taskQueue }, logger: createLogger('error'), secretKey: Buffer.alloc(32) }, '127.0.0.1', 0);
+    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/tenants/${tenant.id}/requests`;
+    const { secret: token } = await createApiToken(db, { tenantId: tenant.id, name: 'approver', permissions: ['portal.requests.decide'], personId: approver });
     const approveToGrant: number[] = [];
     for (const requestId of requests.slice(0, SAMPLES)) {
       const t = performance.now();
-      await client.workflow.getHandle(accessRequestWorkflowId(requestId)).executeUpdate(decideUpdate, { args: [{ personId: approver, decision: 'approve', comment: null }] });
+      const res = await fetch(`${base}/${requestId}/decisions`, {
+        method: 'POST', body: JSON.stringify({ decision: 'approve' }), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+      if (res.status !== 200) throw new Error(`approval failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
       for (;;) {
         const row = await db.selectFrom('access_requests').select('status').where('id', '=', requestId).executeTakeFirstOrThrow();
         if (row.status === 'granted') break;
@@ -105,8 +114,9 @@ export async function run(): Promise<void> {
       approveToGrant.push(since(t));
     }
 
+    await close(api);
     const result = {
-      benchmark: 'access-requests', openRequests: OPEN_REQUESTS, samples: SAMPLES, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
+      benchmark: 'access-requests', path: 'POST /requests/{id}/decisions over HTTP', openRequests: OPEN_REQUESTS, samples: SAMPLES, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
       approveToGrantMs: summarise(approveToGrant), updateRoundTripMs: summarise(updateRtt), commitMs: summarise(commits),
     } as { [k: string]: unknown; approveToGrantMs: Summary; updateRoundTripMs: Summary; commitMs: Summary };
     const budget = result.updateRoundTripMs.p99 + 2 * result.commitMs.p99;

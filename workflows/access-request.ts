@@ -3,7 +3,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { decisionRefusal, requiredApprovals, stageOutcome } from './access-policy';
-import type { AccessRequestInput, AccessRequestState, CancelInput, RequestStatus, StageState } from './access-request.types';
+import type { AccessRequestInput, AccessRequestState, CancelInput, GrantRequestInput, RequestStatus, StageState } from './access-request.types';
 import { LocalActivityProfiles } from './activity-options';
 import { FailureTypes } from './failures';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate } from './messages';
@@ -36,7 +36,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   /** The highest stage whose opening is recorded in PostgreSQL (what clients see). */
   let recordedOpen = -1;
   const grantInput = { ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: input.durationSeconds };
-  let grant: { grantedAt: string; expiresAt: string | null } | null = null;
+  let finalDecision: GrantRequestInput['decision'] | null = null;
 
   const current = (): StageState | null => (state.currentStage === null ? null : state.stages[state.currentStage] ?? null);
   const counted = (stage: StageState) => stage.decisions.filter((d) => stage.approvers.includes(d.personId));
@@ -55,21 +55,22 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     const stage = current() as StageState;
     stage.decisions.push({ personId: d.personId, decision: d.decision, comment: d.comment });
     const decision = { ...base, stage: stage.index, personId: d.personId, decision: d.decision, comment: d.comment };
+    if (outcome(stage) === 'approved' && stage.index === policy.stages.length - 1) {
+      // This decision meets the last quorum. Answer at once with what the grant needs: the API commits it
+      // (decision, approval and grant in one transaction) while this run commits the same grant itself.
+      state.status = 'approved';
+      finalDecision = decision;
+      return { state, grant: { ...grantInput, stage: stage.index, decision } };
+    }
     pendingWrites += 1;
     try {
-      if (outcome(stage) === 'approved' && stage.index === policy.stages.length - 1) {
-        // This decision meets the last quorum: record it, approve and grant in one transaction.
-        state.status = 'approved';
-        grant = await grantBundle({ ...grantInput, stage: stage.index, decision });
-      } else {
-        await recordDecision(decision);
-      }
+      await recordDecision(decision);
     } finally {
       pendingWrites -= 1;
     }
     // Answer once the decision's consequence is visible: the next stage opened, or the request settled.
     if (outcome(stage) !== 'open') await condition(() => recordedOpen > stage.index || closed());
-    return state;
+    return { state, grant: null };
   }, {
     validator: (d) => {
       const stage = current();
@@ -145,7 +146,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   if (result === 'approved') {
     // Approval and grant commit together: one transaction, so approved-but-not-granted is never visible.
     state.status = 'approved';
-    grant ??= await grantBundle({ ...grantInput, stage: state.currentStage });
+    const grant = await grantBundle({ ...grantInput, stage: state.currentStage, ...(finalDecision ? { decision: finalDecision } : {}) });
     state.grantedAt = grant.grantedAt;
     state.expiresAt = grant.expiresAt;
     state.status = 'granted';

@@ -1,5 +1,5 @@
 /** Wire types of the access-request workflow, shared by the API, the workflow and its activities. */
-import type { BundleDefinition, Decision, StageDecision } from './access-policy';
+import type { BundleDefinition, BundleItem, Decision, StageDecision } from './access-policy';
 
 export type RequestStatus = 'pending' | 'approved' | 'granted' | 'denied' | 'cancelled' | 'expired' | 'revoked';
 
@@ -52,6 +52,27 @@ export interface AccessRequestState {
   stages: StageState[];
   grantedAt: string | null;
   expiresAt: string | null;
+}
+
+/** What granting an approved request needs (the same shape the grant activity takes). */
+export interface GrantRequestInput {
+  tenantId: string;
+  requestId: string;
+  bundleVersion: number;
+  stage: number | null;
+  beneficiaryPersonId: string;
+  items: BundleItem[];
+  durationSeconds: number | null;
+  decision?: { tenantId: string; requestId: string; bundleVersion: number; stage: number; personId: string; decision: Decision; comment: string | null };
+}
+
+/**
+ * The answer to a decision. `grant` is set when this decision met the last quorum: the caller may commit
+ * the grant at once (the workflow commits the same grant too; whichever is second changes nothing).
+ */
+export interface DecideResult {
+  state: AccessRequestState;
+  grant: GrantRequestInput | null;
 }
 
 /** The business ID of a request's workflow: operators search the Temporal UI by it. */

@@ -1,22 +1,24 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { nonRetryableFailureTypes } from './failures';
 
+/** A short PostgreSQL transaction: fast attempts, retried for a few minutes while the database is away. */
+const databaseWrite = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+} as const;
+
 /**
  * Named activity option profiles. Every profile bounds each attempt and the retries; permanent failure
  * types never retry.
  */
 export const ActivityProfiles = {
-  /** A short PostgreSQL transaction: fast attempts, retried for a few minutes while the database is away. */
-  databaseWrite: {
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '200 milliseconds',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: nonRetryableFailureTypes,
-    },
-  },
+  databaseWrite,
 } satisfies Record<string, ActivityOptions>;
 
 /**
@@ -25,14 +27,5 @@ export const ActivityProfiles = {
  * Every such activity is idempotent, since a worker that dies mid-task makes the next one run it again.
  */
 export const LocalActivityProfiles = {
-  databaseWrite: {
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '200 milliseconds',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 20,
-      nonRetryableErrorTypes: nonRetryableFailureTypes,
-    },
-  },
+  databaseWrite,
 } satisfies Record<string, LocalActivityOptions>;

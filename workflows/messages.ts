@@ -3,7 +3,7 @@
  * workflow SDK's definers, so the API imports it too.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AccessRequestState, CancelInput, DecideInput } from './access-request.types';
+import type { AccessRequestState, CancelInput, DecideInput, DecideResult } from './access-request.types';
 import type { LifecycleEvent, LifecycleKickoff, LifecycleState } from './lifecycle.types';
 import type { PersonSetupState } from './person-setup.types';
 
@@ -11,7 +11,7 @@ export const personSetupStateQuery = defineQuery<PersonSetupState>('portal.perso
 
 export const accessRequestStateQuery = defineQuery<AccessRequestState>('portal.accessRequest.state');
 /** An approver's decision; the validator refuses anyone who may not decide now, leaving no trace. */
-export const decideUpdate = defineUpdate<AccessRequestState, [DecideInput]>('portal.accessRequest.decide');
+export const decideUpdate = defineUpdate<DecideResult, [DecideInput]>('portal.accessRequest.decide');
 /** Cancels a pending request (its requester, or an administrator). */
 export const cancelUpdate = defineUpdate<AccessRequestState, [CancelInput]>('portal.accessRequest.cancel');
 

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { eligibilityFacts, getBundle } from '../../db/repositories/access-bundles';
 import {
-  type AccessRequest, findLiveRequest, getRequest, isApproverOf, listPendingApprovals, listRequestEvents, listRequests, recordSubmittedRequest,
+  type AccessRequest, findLiveRequest, getRequest, grantApprovedRequest, isApproverOf, listPendingApprovals, listRequestEvents, listRequests, recordSubmittedRequest,
 } from '../../db/repositories/access-requests';
 import { idFromKey, newId } from '../../db/repositories/ids';
 import { missingPersonIds } from '../../db/repositories/people';
@@ -74,10 +74,10 @@ async function detail(deps: ApiDeps, request: AccessRequest) {
 }
 
 /** Turns an Update's refusal (its validator's code) or a closed run into the API's problem. */
-async function runUpdate<T>(deps: ApiDeps, request: AccessRequest, update: () => Promise<T>): Promise<void> {
+async function runUpdate<T>(deps: ApiDeps, request: AccessRequest, update: () => Promise<T>): Promise<T> {
   if (request.status !== 'pending') throw new ApiError('request_closed', `The request is ${request.status}.`);
   try {
-    await update();
+    return await update();
   } catch (err) {
     const cause = err instanceof WorkflowUpdateFailedError ? err.cause : null;
     if (cause instanceof ApplicationFailure && cause.type === FailureTypes.Refused && cause.message in ProblemCodes) {
@@ -184,13 +184,20 @@ export const requestRoutes = [
     permission: 'portal.requests.decide', tenantScoped: true, params: requestParams,
     body: z.strictObject({ decision: z.enum(['approve', 'deny']), comment: z.string().max(2000).nullable().optional() }).meta({ id: 'Decision' }),
     responses: { 200: { description: 'The request after the decision took effect', schema: requestDetailSchema } },
-    handler: async ({ params, body, caller, tenant, deps }) => {
+    handler: async ({ params, body, caller, tenant, deps, log }) => {
       if (!caller.personId) throw new ApiError('person_required', 'Decisions are made by people: use a token that acts as a person.');
       // Any decider of the tenant may try: the workflow's validator says precisely why someone may not decide.
       const request = await getRequest(deps.db, tenant.id, params.requestId);
       if (!request) throw new ApiError('not_found', `Access request ${params.requestId} was not found.`);
-      await runUpdate(deps, request, () => deps.temporal.client.workflow.getHandle(request.workflowId)
+      const result = await runUpdate(deps, request, () => deps.temporal.client.workflow.getHandle(request.workflowId)
         .executeUpdate(decideUpdate, { args: [{ personId: caller.personId as string, decision: body.decision, comment: body.comment ?? null }] }));
+      // The last quorum is met: commit the grant now, on the request path (the workflow commits the same
+      // grant as well, so a failure here loses nothing; the second commit finds it done).
+      if (result.grant) {
+        const grant = result.grant;
+        await deps.db.transaction().execute((tx) => grantApprovedRequest(tx, grant))
+          .catch((err: unknown) => log.warn({ err, requestId: request.id }, 'grant left to the workflow'));
+      }
       return { status: 200, body: await detail(deps, (await getRequest(deps.db, tenant.id, request.id)) as AccessRequest) };
     },
   }),

@@ -1,5 +1,8 @@
 import { sql } from 'kysely';
-import type { AccessRequestInput, RequestStatus } from '../../workflows/access-request.types';
+import type { BundleItem } from '../../workflows/access-policy';
+import { accessRequestWorkflowId, type AccessRequestInput, type RequestStatus } from '../../workflows/access-request.types';
+import { grantEdge, lockTenantAccess } from './access-edges';
+import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
 import type { AccessRequestRow } from '../tables/access-requests';
 import { type Actor, appendAudit } from './audit';
@@ -175,4 +178,73 @@ export async function listRequestEvents(db: Executor, tenantId: string, requestI
     id: String(r.id), occurredAt: r.occurred_at, kind: r.kind, stage: r.stage, actor: { kind: r.actor_kind, id: r.actor_id },
     bundleVersion: r.bundle_version, details: r.details,
   }));
+}
+
+export interface DecisionRecord {
+  tenantId: string;
+  requestId: string;
+  bundleVersion: number;
+  stage: number;
+  personId: string;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+}
+
+/** Records one approver's decision: the approver row and a history event, once. */
+export async function writeDecision(tx: Executor, input: DecisionRecord): Promise<void> {
+  await tx.updateTable('access_request_approvers').set({ decision: input.decision })
+    .where('request_id', '=', input.requestId).where('stage', '=', input.stage).where('person_id', '=', input.personId).execute();
+  await appendRequestEvent(tx, {
+    ...input, kind: 'decision', stage: input.stage, actor: { kind: 'person', id: input.personId },
+    dedupeKey: `decision:${input.stage}:${input.personId}`, details: { decision: input.decision, comment: input.comment },
+  });
+}
+
+/** What granting an approved request needs. */
+export interface GrantInput {
+  tenantId: string;
+  requestId: string;
+  bundleVersion: number;
+  stage: number | null;
+  beneficiaryPersonId: string;
+  items: BundleItem[];
+  durationSeconds: number | null;
+  /** The decision that met the last quorum, recorded in the same transaction. */
+  decision?: DecisionRecord;
+}
+
+/**
+ * Approves and grants a request in one transaction: the last decision, the `approved` event, `iga_grant`
+ * edges referencing the request (with group-derived access), the status and the `granted` event. Exactly
+ * once: the API runs it as soon as the approving Update answers, and the request's workflow runs it too
+ * (in case the API did not); whichever comes second finds the grant recorded and returns it.
+ */
+export async function grantApprovedRequest(tx: Executor, input: GrantInput): Promise<{ grantedAt: string; expiresAt: string | null }> {
+  const request = await lockRequest(tx, input.tenantId, input.requestId);
+  if (!request) throw new Error(`access request ${input.requestId} is not recorded`);
+  if (input.decision) await writeDecision(tx, input.decision);
+  if (request.status === 'granted' || request.status === 'revoked') {
+    return { grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null };
+  }
+  const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
+  await appendRequestEvent(tx, { ...input, kind: 'approved', stage: input.stage, actor, dedupeKey: 'approved' });
+  await lockTenantAccess(tx, input.tenantId);
+  let edgesCreated = 0;
+  for (const item of input.items) {
+    const { created } = await grantEdge(tx, {
+      tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id,
+      source: 'iga_grant', trust: 'governed', sourceRef: requestGrantRef(input.requestId),
+    });
+    if (created) edgesCreated += 1;
+  }
+  if (input.items.some((i) => i.kind === 'group')) await syncDerivedGroupEdges(tx, input.tenantId, [input.beneficiaryPersonId]);
+  const grantedAt = new Date();
+  const expiresAt = input.durationSeconds === null ? null : new Date(grantedAt.getTime() + input.durationSeconds * 1000);
+  await tx.updateTable('access_requests').set({ status: 'granted', granted_at: grantedAt, grant_expires_at: expiresAt, current_stage: null, updated_at: grantedAt })
+    .where('id', '=', input.requestId).execute();
+  await appendRequestEvent(tx, {
+    ...input, kind: 'granted', stage: null, actor, dedupeKey: 'granted',
+    details: { items: input.items, edgesCreated, expiresAt: expiresAt?.toISOString() ?? null },
+  });
+  return { grantedAt: grantedAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null };
 }
