@@ -1,17 +1,21 @@
 import {
-  allHandlersFinished, ApplicationFailure, condition, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  allHandlersFinished, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { decisionRefusal, requiredApprovals, stageOutcome } from './access-policy';
 import type { AccessRequestInput, AccessRequestState, CancelInput, GrantRequestInput, RequestStatus, StageState } from './access-request.types';
-import { LocalActivityProfiles } from './activity-options';
+import { ActivityProfiles, LocalActivityProfiles } from './activity-options';
 import { FailureTypes } from './failures';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate } from './messages';
 import { PortalStatus } from './search-attributes';
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities keep approve-to-grant close to
 // one Update round trip plus the commits themselves.
-const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, grantBundle, revokeGrant } = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
+const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, revokeGrant } = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
+// The grant is a regular activity on purpose: scheduling it completes the workflow task at once, so the
+// approving Update answers without waiting for it, and the API commits the grant first (this run's commit
+// then finds it done). A local activity here would hold the Update's answer until it finished.
+const { grantBundle } = proxyActivities<Activities>(ActivityProfiles.databaseWrite);
 
 function refuse(code: string): never {
   throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
