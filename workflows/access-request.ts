@@ -1,21 +1,24 @@
 import {
-  allHandlersFinished, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  allHandlersFinished, ApplicationFailure, condition, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { decisionRefusal, requiredApprovals, stageOutcome } from './access-policy';
 import type { AccessRequestInput, AccessRequestState, CancelInput, GrantRequestInput, RequestStatus, StageState } from './access-request.types';
-import { ActivityProfiles, LocalActivityProfiles } from './activity-options';
+import { LocalActivityProfiles } from './activity-options';
 import { FailureTypes } from './failures';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate } from './messages';
 import { PortalStatus } from './search-attributes';
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities keep approve-to-grant close to
 // one Update round trip plus the commits themselves.
-const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, revokeGrant } = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
-// The grant is a regular activity on purpose: scheduling it completes the workflow task at once, so the
-// approving Update answers without waiting for it, and the API commits the grant first (this run's commit
-// then finds it done). A local activity here would hold the Update's answer until it finished.
-const { grantBundle } = proxyActivities<Activities>(ActivityProfiles.databaseWrite);
+const { recordSubmission, resolveStage, markStageOpen, recordDecision, recordTransition, grantBundle, revokeGrant } = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
+
+/**
+ * After the approving Update has answered, the API commits the grant; this run commits the same grant only
+ * after this grace period, so the two never contend for the request's row lock and the API's commit is the
+ * one that counts (the run's then finds it done). If the API failed, the run grants a moment later.
+ */
+const API_GRANT_GRACE_MS = 2_000;
 
 function refuse(code: string): never {
   throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
@@ -150,15 +153,17 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   if (result === 'approved') {
     // Approval and grant commit together: one transaction, so approved-but-not-granted is never visible.
     state.status = 'approved';
+    if (finalDecision) await sleep(API_GRANT_GRACE_MS);
     const grant = await grantBundle({ ...grantInput, stage: state.currentStage, ...(finalDecision ? { decision: finalDecision } : {}) });
     state.grantedAt = grant.grantedAt;
     state.expiresAt = grant.expiresAt;
     state.status = 'granted';
     state.currentStage = null;
     upsertSearchAttributes([{ key: PortalStatus, value: 'granted' }]);
-    if (input.durationSeconds !== null) {
-      // The grant is time-bound: this durable timer revokes it, whatever happens to workers meanwhile.
-      await sleep(input.durationSeconds * 1000);
+    if (grant.expiresAt !== null) {
+      // The grant is time-bound: this durable timer revokes it at the recorded expiry, whatever happens to
+      // workers meanwhile.
+      await sleep(Math.max(0, Date.parse(grant.expiresAt) - Date.now()));
       await revokeGrant({ ...base, beneficiaryPersonId: input.beneficiaryPersonId });
       state.status = 'revoked';
       upsertSearchAttributes([{ key: PortalStatus, value: 'revoked' }]);
