@@ -4,7 +4,7 @@ import { countLiveEdges } from '../db/repositories/access-edges';
 import { appendAudit } from '../db/repositories/audit';
 import { missingCatalogIds } from '../db/repositories/catalog';
 import { addPersonToGroup } from '../db/repositories/group-members';
-import { newId } from '../db/repositories/ids';
+import { applyProfileObservation } from '../db/repositories/profiles';
 import { FailureTypes } from '../workflows/failures';
 import type { PersonSetupInput, PersonSetupResult } from '../workflows/person-setup.types';
 import { personSetupWorkflowId } from '../workflows/person-setup.types';
@@ -44,10 +44,11 @@ export async function applyPersonSetup(db: Db, input: PersonSetupInput): Promise
       await appendAudit(tx, { ...audit, action: 'person.created', target: { kind: 'person', id: input.personId }, details: { displayName: input.displayName } });
     }
 
-    await tx.insertInto('tenant_memberships')
-      .values({ id: newId(), tenant_id: input.tenantId, person_id: input.personId, profile: JSON.stringify(input.profile) })
-      .onConflict((oc) => oc.columns(['tenant_id', 'person_id']).doNothing())
-      .execute();
+    // The initial profile is an administrator's input: recorded with provenance `manual` like any other edit.
+    await applyProfileObservation(tx, {
+      tenantId: input.tenantId, personId: input.personId, source: 'manual', sourceRecordId: `person-setup:${input.personId}`,
+      observedAt: new Date(), values: input.profile, actor: input.actor, requestId: input.requestId,
+    });
 
     const edgesBefore = await countLiveEdges(tx, input.tenantId, input.personId);
     const added: string[] = [];

@@ -11,6 +11,8 @@ import { actorOf, type ApiDeps } from '../context';
 import { ApiError } from '../problems';
 import { defineRoute } from '../route';
 import { pageOf, pageQuery, personSchema, profileSchema, uuid } from '../schemas';
+import { listCustomAttributes } from '../../db/repositories/profile-attributes';
+import { validateProfileValues } from '../../workflows/profile-schema';
 
 const createPersonBody = z.strictObject({
   displayName: z.string().trim().min(1).max(200),
@@ -53,6 +55,10 @@ export const peopleRoutes = [
     permission: 'portal.people.manage', tenantScoped: true, body: createPersonBody, headers: idempotencyHeaders,
     responses: { 202: { description: 'Accepted: the person is pending until setup completes', schema: personSchema, headers: { Location: 'The person' } } },
     handler: async ({ body, caller, tenant, deps, requestId, req, log }) => {
+      const invalid = validateProfileValues(body.profile ?? {}, await listCustomAttributes(deps.db, tenant.id)).errors;
+      if (invalid.length > 0) {
+        throw new ApiError('validation_failed', 'The profile has invalid values.', invalid.map((e) => ({ path: `body.profile.${e.attribute}`, message: e.reason })));
+      }
       const groupIds = [...new Set(body.groupIds ?? [])];
       const missing = await missingCatalogIds(deps.db, 'groups', tenant.id, groupIds);
       if (missing.length > 0) {

@@ -50,7 +50,9 @@ describe('people API', () => {
       ]);
 
       const audit = (await w.asAcme.get(`/v1/tenants/${w.acme.id}/audit-events?targetId=${person.id}`)).body.items;
-      expect(audit.map((a: { action: string }) => a.action)).to.deep.equal(['person.created', 'person.activated']);
+      expect(audit.map((a: { action: string }) => a.action)).to.deep.equal(['person.created', 'profile.updated', 'person.activated']);
+      const provenance = (await w.asAcme.get(`/v1/tenants/${w.acme.id}/people/${person.id}/profile`)).body.provenance;
+      expect(provenance.department).to.include({ source: 'manual' });
       const added = (await w.asAcme.get(`/v1/tenants/${w.acme.id}/audit-events?action=group.member_added&targetId=${eng}`)).body.items;
       expect(added).to.have.length(1);
       expect(added[0].details.personId).to.equal(person.id);

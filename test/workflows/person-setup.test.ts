@@ -18,7 +18,7 @@ async function setupInput(groups = 1): Promise<PersonSetupInput> {
     groupIds.push(g!.id);
   }
   return {
-    tenantId: tenant.id, personId: randomUUID(), displayName: 'Test Person', email: null, profile: { title: 'Engineer' },
+    tenantId: tenant.id, personId: randomUUID(), displayName: 'Test Person', email: null, profile: { jobTitle: 'Engineer' },
     groupIds, actor: { kind: 'system', id: 'test' }, requestId: null,
   };
 }
@@ -38,7 +38,7 @@ describe('applyPersonSetup activity', () => {
       expect(first.groupIds).to.have.length(2);
       expect(second).to.deep.equal({ personId: input.personId, groupIds: [], edgesCreated: 0, applied: false });
       // The person row is created here when the API's write is missing, so the run is never lost.
-      expect(await auditActions(input.tenantId)).to.deep.equal(['person.created', 'group.member_added', 'group.member_added', 'person.activated']);
+      expect(await auditActions(input.tenantId)).to.deep.equal(['person.created', 'profile.updated', 'group.member_added', 'group.member_added', 'person.activated']);
     });
   });
 
