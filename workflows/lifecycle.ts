@@ -13,6 +13,8 @@ import { hrEventSignal, kickoffSignal, lifecycleStateQuery } from './messages';
 // task instead of a round trip through the task queue each, which multiplies intake throughput.
 const acts = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
 
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** How many recent event ids are remembered to ignore repeated deliveries. */
 const RECENT_EVENT_IDS = 200;
 /** Default number of events one run processes before continuing as new. */
@@ -41,7 +43,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (state.recentEventIds.includes(e.id) || inbox.some((x) => x.id === e.id)) return;
     inbox.push(e);
     // Apply in the HR system's order, whatever order the events arrived in.
-    inbox.sort((a, b) => a.payload.occurredAt.localeCompare(b.payload.occurredAt) || a.payload.eventId.localeCompare(b.payload.eventId));
+    // Plain code-point comparison: locale-aware collation could differ between workers and break replay.
+    inbox.sort((a, b) => compare(a.payload.occurredAt, b.payload.occurredAt) || compare(a.payload.eventId, b.payload.eventId));
   });
   setHandler(kickoffSignal, (k) => {
     kickoffs.push(k);
