@@ -1,0 +1,65 @@
+import { capabilityFor, capabilitiesOf } from './capabilities';
+import { ConnectorError } from './errors';
+import type { ConnectorStep } from './steps';
+import type { AccountProvisioning, AccountRecord, AccountSpec, ConnectorContext, ConnectorPlugin, OperationResult } from './types';
+
+/**
+ * Runs one connector step against a plugin, applying the policies every connector shares:
+ * - a capability the plugin lacks is a terminal `invalid`;
+ * - a create that conflicts is resolved by reading the account: the same person (externalId equal) is
+ *   adopted as `already_in_state` (after an update if its fields differ), anyone else is a terminal conflict;
+ * - everything else is the plugin's answer, or its ConnectorError.
+ */
+export async function runConnectorStep(plugin: ConnectorPlugin, ctx: ConnectorContext, step: ConnectorStep): Promise<OperationResult> {
+  const capability = capabilityFor(step.operation);
+  if (!capabilitiesOf(plugin).includes(capability)) {
+    throw new ConnectorError({ kind: 'invalid', message: `${plugin.describe().kind} does not implement ${capability}` });
+  }
+  const accounts = plugin as ConnectorPlugin & AccountProvisioning;
+  switch (step.operation) {
+    case 'create_account':
+      return createOrAdopt(accounts, ctx, step.account);
+    case 'update_account':
+      return accounts.updateAccount(ctx, step.userName, step.changes);
+    case 'enable_account':
+      return accounts.enableAccount(ctx, step.userName);
+    case 'disable_account':
+      return accounts.disableAccount(ctx, step.userName);
+    case 'delete_account':
+      return accounts.deleteAccount(ctx, step.userName);
+    case 'add_to_group':
+      return plugin.addToGroup!(ctx, step.userName, step.group);
+    case 'remove_from_group':
+      return plugin.removeFromGroup!(ctx, step.userName, step.group);
+    case 'assign':
+      return plugin.assign!(ctx, step.userName, step.assignment);
+    case 'unassign':
+      return plugin.unassign!(ctx, step.userName, step.assignment);
+  }
+}
+
+async function createOrAdopt(plugin: AccountProvisioning, ctx: ConnectorContext, account: AccountSpec): Promise<OperationResult> {
+  try {
+    return await plugin.createAccount(ctx, account);
+  } catch (err) {
+    if (!(err instanceof ConnectorError) || err.kind !== 'conflict') throw err;
+    const existing = await plugin.getAccount(ctx, account.userName);
+    if (existing === null || existing.externalId !== account.externalId) {
+      throw new ConnectorError({ kind: 'conflict', status: err.status, vendorCode: err.vendorCode, message: `${account.userName} exists and belongs to someone else` });
+    }
+    const changes = differingFields(account, existing);
+    if (Object.keys(changes).length > 0) await plugin.updateAccount(ctx, account.userName, changes);
+    return { outcome: 'already_in_state', externalId: existing.id, detail: { adopted: true, updatedFields: Object.keys(changes) } };
+  }
+}
+
+/** The fields of `wanted` that the vendor's record holds differently. */
+export function differingFields(wanted: Partial<AccountSpec>, existing: AccountRecord): Partial<Omit<AccountSpec, 'userName'>> {
+  const changes: Partial<Omit<AccountSpec, 'userName'>> = {};
+  for (const field of ['displayName', 'givenName', 'familyName', 'email'] as const) {
+    const value = wanted[field];
+    if (value !== undefined && (existing[field] ?? '').toLowerCase() !== value.toLowerCase()) changes[field] = value;
+  }
+  if (wanted.active !== undefined && existing.active !== wanted.active) changes.active = wanted.active;
+  return changes;
+}

@@ -1,0 +1,12 @@
+import type { ConnectorPlugin } from './types';
+
+/**
+ * Every connector plugin Portal ships, by kind. A connector instance (per tenant, configured through the
+ * API) names one of these kinds; the worker runs a connectors task queue per kind.
+ */
+export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Object.freeze({});
+
+/** The plugin for a kind, or null when Portal has none. */
+export function connectorPlugin(kind: string): ConnectorPlugin | null {
+  return Object.hasOwn(connectorPlugins, kind) ? connectorPlugins[kind]! : null;
+}
