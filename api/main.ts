@@ -3,17 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { migrateToLatest } from '../db/connect';
 import { loadDevServerConfig } from '../scripts/temporal-dev';
 import { loadConfig } from '../workers/config';
-import { parseSecretKey } from '../workers/secrets';
+import { requireSecretKey } from '../workers/secrets';
 import { createLogger } from '../workers/logger';
 import { connectClient, openConfiguredDatabase, requireSharedDatabase, untilSignal } from '../workers/process';
 import { TaskQueues } from '../workflows/task-queues';
 import { close, listen } from './server';
-
-/** Replicas must share one key: the API alone never invents one. */
-function requireSecretKey(config: { secretKey: string | null }): Buffer {
-  if (!config.secretKey) throw new Error('PORTAL_SECRET_KEY is required to run the API on its own (32 bytes, base64: openssl rand -base64 32).');
-  return parseSecretKey(config.secretKey);
-}
 
 async function main() {
   const config = loadConfig();
@@ -23,7 +17,7 @@ async function main() {
   await migrateToLatest(db);
   const dev = loadDevServerConfig().server;
   const client = await connectClient(config, config.temporal.address ?? `${dev.ip}:${dev.port}`);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: requireSecretKey(config) }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: requireSecretKey(config.secretKey, 'API') }, config.host, config.port);
   logger.info({ url: `http://${config.host}:${(server.address() as AddressInfo).port}` }, 'api listening');
   const signal = await untilSignal();
   logger.info({ signal }, 'shutting down');

@@ -4,7 +4,7 @@
  * Goal (issue 3): approve-to-grant p99 <= Update round-trip p99 + 2 x commit p99.
  * Uses DATABASE_URL when set (recommended: real PostgreSQL), else embedded PGlite.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -37,7 +37,7 @@ export async function run(): Promise<void> {
   const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
   const connection = await NativeConnection.connect({ address: server.address });
   const taskQueue = `bench-${randomUUID()}`;
-  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db });
+  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
   const echoWorker = await Worker.create({ connection, namespace: server.namespace, taskQueue: `${taskQueue}-echo`, workflowsPath: require.resolve('./workflows') });
   const running = Promise.all([worker.run(), echoWorker.run()]);
   try {

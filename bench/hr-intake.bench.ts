@@ -4,7 +4,7 @@
  * rate measured in the same run at the same concurrency. Goal (issue 6): acceptance >= 1/4 of the insert
  * rate; no event lost or applied twice (checked). Uses DATABASE_URL when set (recommended).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ export async function run(): Promise<void> {
   const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
   const connection = await NativeConnection.connect({ address: server.address });
   const taskQueue = `bench-hr-${randomUUID()}`;
-  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db });
+  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
   const running = worker.run();
   const secretKey = Buffer.alloc(32, 3);
   const api = await listen({ db, temporal: { client, taskQueue }, logger, secretKey }, '127.0.0.1', 0);

@@ -16,6 +16,10 @@ import type {
   ProfileAttributeDefinitionsTable, ProfileAttributeHistoryTable, ProfileAttributeValuesTable, ProfileResolutionIssuesTable,
   ProfileSourcePrecedenceTable,
 } from './tables/profiles';
+import type {
+  ConnectorInstancesTable, ProvisioningCallbackTokensTable, ProvisioningPlanStatusTable, ProvisioningPlanStepsTable, ProvisioningPlansTable,
+  ProvisioningStepEvidenceTable,
+} from './tables/provisioning';
 import type { RolesTable } from './tables/roles';
 import type { TenantsTable } from './tables/tenants';
 
@@ -49,6 +53,12 @@ export interface Database {
   profile_attribute_history: ProfileAttributeHistoryTable;
   profile_source_precedence: ProfileSourcePrecedenceTable;
   profile_resolution_issues: ProfileResolutionIssuesTable;
+  connector_instances: ConnectorInstancesTable;
+  provisioning_plans: ProvisioningPlansTable;
+  provisioning_plan_steps: ProvisioningPlanStepsTable;
+  provisioning_step_evidence: ProvisioningStepEvidenceTable;
+  provisioning_plan_status: ProvisioningPlanStatusTable;
+  provisioning_callback_tokens: ProvisioningCallbackTokensTable;
 }
 
 export type Db = Kysely<Database>;

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
@@ -52,7 +52,7 @@ async function main() {
   const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
   const connection = await NativeConnection.connect({ address: server.address });
   const taskQueue = `record-${randomUUID()}`;
-  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db });
+  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
   const running = worker.run();
 
   const tenant = (await createTenant(db, { kind: 'customer', slug: 'recorded', name: 'Recorded' }))!;

@@ -38,11 +38,12 @@ async function main() {
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   const bootstrap = await bootstrapOperator(db);
 
+  const secretKey = loadOrCreateSecretKey(config.secretKey, config.dataDir);
   const connection = await connectWorker(config, address);
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db });
+  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db, secretKey });
   const workerRun = worker.run();
   const client = await connectClient(config, address);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: loadOrCreateSecretKey(config.secretKey, config.dataDir) }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey }, config.host, config.port);
   const apiUrl = `http://${config.host}:${(server.address() as AddressInfo).port}`;
 
   say('');

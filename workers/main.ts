@@ -3,6 +3,7 @@ import { migrateToLatest } from '../db/connect';
 import { TaskQueues } from '../workflows/task-queues';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
+import { requireSecretKey } from './secrets';
 import { connectWorker, openConfiguredDatabase, requireSharedDatabase, untilSignal } from './process';
 import { loadDevServerConfig } from '../scripts/temporal-dev';
 import { createWorker, installTemporalRuntime } from './worker';
@@ -17,7 +18,7 @@ async function main() {
   const dev = loadDevServerConfig().server;
   const address = config.temporal.address ?? `${dev.ip}:${dev.port}`;
   const connection = await connectWorker(config, address);
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db });
+  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db, secretKey: requireSecretKey(config.secretKey, 'worker') });
   const running = worker.run();
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance }, 'worker running');
   const signal = await Promise.race([untilSignal(), running.then(() => null)]);

@@ -43,3 +43,12 @@ export function loadOrCreateSecretKey(configured: string | null, dataDir: string
   chmodSync(file, 0o600);
   return key;
 }
+
+/**
+ * The configured key for a part run on its own (`npm run api`, `npm run worker`): replicas must share one
+ * key, so these never invent one.
+ */
+export function requireSecretKey(configured: string | null, part: string): Buffer {
+  if (!configured) throw new Error(`PORTAL_SECRET_KEY is required to run the ${part} on its own (32 bytes, base64: openssl rand -base64 32).`);
+  return parseSecretKey(configured);
+}

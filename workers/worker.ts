@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type Activities, createActivities } from '../activities';
 import type { Db } from '../db/database';
+import { connectorPlugins } from '../connectors/registry';
+import { connectorTaskQueue } from '../workflows/task-queues';
 import type { Logger } from './logger';
 
 /** The workflow barrel the worker bundles. */
@@ -10,25 +12,68 @@ export const workflowsPath = join(__dirname, '..', 'workflows', 'index.ts');
 export interface WorkerDeps {
   connection: NativeConnection;
   namespace: string;
+  /** The governance task queue; connector queues are derived from it (connectorTaskQueue). */
   taskQueue: string;
   db: Db;
+  /** Decrypts connector credentials and signs callback tokens. */
+  secretKey: Buffer;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles `workflowsPath`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Replaces activities (tests use it to make a worker die mid-activity); the real ones by default. */
   activities?: Partial<Activities>;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Connector kinds to serve (default: every registered plugin). */
+  connectorKinds?: string[];
 }
 
-/** A worker for the governance task queue: bundled workflows plus activities bound to their dependencies. */
-export async function createWorker(deps: WorkerDeps): Promise<Worker> {
-  return Worker.create({
+/**
+ * Portal's workers as one unit: the governance worker (bundled workflows plus their activities) and, per
+ * connector kind, an activity worker on that vendor's queue whose rate the Temporal server enforces across
+ * every worker of the queue (`maxTaskQueueActivitiesPerSecond`). Deployments may run them apart.
+ */
+export class PortalWorker {
+  constructor(readonly workers: Worker[]) {}
+
+  /** Runs every worker until shutdown; rejects when any of them fails. */
+  async run(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.run()));
+  }
+
+  shutdown(): void {
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.workers[0]!.getState();
+  }
+}
+
+/** Creates the governance worker and the connector workers over shared activities. */
+export async function createWorker(deps: WorkerDeps): Promise<PortalWorker> {
+  const activities = { ...createActivities({ db: deps.db, secretKey: deps.secretKey }), ...deps.activities };
+  const common = {
     connection: deps.connection,
     namespace: deps.namespace,
+    ...(deps.shutdownGraceTime !== undefined ? { shutdownGraceTime: deps.shutdownGraceTime } : {}),
+  };
+  const governance = await Worker.create({
+    ...common,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: { ...createActivities({ db: deps.db }), ...deps.activities },
-    ...(deps.shutdownGraceTime !== undefined ? { shutdownGraceTime: deps.shutdownGraceTime } : {}),
+    activities,
   });
+  const connectors: Worker[] = [];
+  for (const kind of deps.connectorKinds ?? Object.keys(connectorPlugins)) {
+    const plugin = connectorPlugins[kind];
+    if (!plugin) throw new Error(`no connector plugin of kind ${kind}`);
+    connectors.push(await Worker.create({
+      ...common,
+      taskQueue: connectorTaskQueue(deps.taskQueue, kind),
+      activities: { executeConnectorStep: activities.executeConnectorStep },
+      maxTaskQueueActivitiesPerSecond: plugin.describe().rateLimitPerSecond,
+    }));
+  }
+  return new PortalWorker([governance, ...connectors]);
 }
 
 let runtimeInstalled = false;

@@ -19,6 +19,22 @@ const databaseWrite = {
  */
 export const ActivityProfiles = {
   databaseWrite,
+  /**
+   * One call (or a short sequence) against a downstream system. The heartbeat notices a dead worker within
+   * seconds; 429s and 5xx retry with backoff (a 429's Retry-After sets the next delay through the failure's
+   * nextRetryDelay); refusals never retry. Each attempt appends its own evidence.
+   */
+  connectorCall: {
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '5 seconds',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: nonRetryableFailureTypes,
+    },
+  },
 } satisfies Record<string, ActivityOptions>;
 
 /**

@@ -13,9 +13,13 @@ export const FailureTypes = {
   Refused: 'Refused',
   /** A dependency was unavailable; retried with backoff. */
   Unavailable: 'Unavailable',
+  /** A downstream system throttled the call; retried after the delay it asked for. */
+  RateLimited: 'RateLimited',
+  /** A downstream system refused the call for good (credentials, permissions, a request it cannot take). */
+  DownstreamRefused: 'DownstreamRefused',
 } as const;
 
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
 /** Failure types that retrying cannot fix. */
-export const nonRetryableFailureTypes: FailureType[] = [FailureTypes.NotFound, FailureTypes.Conflict, FailureTypes.InvalidInput];
+export const nonRetryableFailureTypes: FailureType[] = [FailureTypes.NotFound, FailureTypes.Conflict, FailureTypes.InvalidInput, FailureTypes.DownstreamRefused];

@@ -2,3 +2,4 @@
 export { accessRequest } from './access-request';
 export { lifecycle } from './lifecycle';
 export { personSetup } from './person-setup';
+export { provisioningPlan } from './provisioning-plan';

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AccessRequestState, CancelInput, DecideInput, DecideResult } from './access-request.types';
 import type { LifecycleEvent, LifecycleKickoff, LifecycleState } from './lifecycle.types';
 import type { PersonSetupState } from './person-setup.types';
+import type { PlanRunState, StepCallbackInput } from './plan.types';
 
 export const personSetupStateQuery = defineQuery<PersonSetupState>('portal.personSetup.state');
 
@@ -20,3 +21,7 @@ export const lifecycleStateQuery = defineQuery<LifecycleState>('portal.lifecycle
 export const hrEventSignal = defineSignal<[LifecycleEvent]>('portal.lifecycle.hrEvent');
 /** A manual kickoff of a joiner, mover or leaver run. */
 export const kickoffSignal = defineSignal<[LifecycleKickoff]>('portal.lifecycle.kickoff');
+
+export const planStateQuery = defineQuery<PlanRunState>('portal.plan.state');
+/** Completes a step awaiting a callback; the validator refuses a step not waiting, a stale token or a replay. */
+export const stepCallbackUpdate = defineUpdate<PlanRunState, [StepCallbackInput]>('portal.plan.stepCallback');

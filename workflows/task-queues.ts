@@ -5,3 +5,12 @@ export const TaskQueues = {
 } as const;
 
 export type TaskQueueName = (typeof TaskQueues)[keyof typeof TaskQueues];
+
+/**
+ * The task queue a connector kind's steps run on, derived from the governance queue that runs the plan, so
+ * a deployment's queues pair up (and each test's unique queue gets its own). Its workers are limited to the
+ * vendor's rate (activities per second across all workers of the queue).
+ */
+export function connectorTaskQueue(governanceQueue: string, kind: string): string {
+  return `${governanceQueue}.connectors.${kind}`;
+}

@@ -3,6 +3,7 @@ import type { BundleDefinition, EligibilityFacts } from '../../workflows/access-
 import type { Executor } from '../database';
 import { isUuid, newId } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
+import { canonicalJson } from './canonical-json';
 
 /** A bundle at one version. */
 export interface AccessBundle {
@@ -40,7 +41,7 @@ export async function updateBundle(
     .where('tenant_id', '=', input.tenantId).where('id', '=', input.bundleId).forUpdate().executeTakeFirst();
   if (!current) return null;
   const existing = await getBundle(tx, input.tenantId, input.bundleId);
-  if (existing && canonical(existing.definition) === canonical(input.definition)) return { bundle: existing, changed: false };
+  if (existing && canonicalJson(existing.definition) === canonicalJson(input.definition)) return { bundle: existing, changed: false };
   if (input.definition.name !== current.name) {
     const clash = await tx.selectFrom('access_bundles').select('id')
       .where('tenant_id', '=', input.tenantId).where('name', '=', input.definition.name).executeTakeFirst();
@@ -54,15 +55,6 @@ export async function updateBundle(
     .set({ current_version: version, name: input.definition.name, updated_at: new Date() })
     .where('id', '=', input.bundleId).returningAll().executeTakeFirstOrThrow();
   return { bundle: { id: row.id, tenantId: row.tenant_id, version, definition: input.definition, createdAt: row.created_at, updatedAt: row.updated_at }, changed: true };
-}
-
-/** JSON with sorted keys, for comparing definitions. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
 }
 
 function selectBundles(db: Executor, tenantId: string) {

@@ -99,3 +99,12 @@ export async function listEdges(db: Executor, tenantId: string, filter: EdgeFilt
   const rows = await q.orderBy('id').limit(limit + 1).execute();
   return toPage(rows, limit, (r) => r.id, toEdge);
 }
+
+/** Revokes one person's live edges to one target from one source reference; returns how many were live. */
+export async function revokeEdge(db: Executor, f: Pick<EdgeFact, 'tenantId' | 'personId' | 'targetKind' | 'targetId' | 'sourceRef'>): Promise<number> {
+  const rows = await db.updateTable('access_edges').set({ revoked_at: new Date() })
+    .where('tenant_id', '=', f.tenantId).where('person_id', '=', f.personId).where('target_kind', '=', f.targetKind)
+    .where('target_id', '=', f.targetId).where('source_ref', '=', f.sourceRef).where('revoked_at', 'is', null)
+    .returning('id').execute();
+  return rows.length;
+}

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { accessRequestStateQuery, decideUpdate } from '../../workflows/messages';
 import { testEnv } from '../support/env';
-import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, uniqueTaskQueue } from '../support/fixtures';
+import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
 import {
   type AccessOrg, createAccessOrg, createBundle, grantEdges, historyKinds, stageOpen, submit, twoStagePolicy, waitStatus,
 } from '../support/access-org';
@@ -270,7 +270,7 @@ describe('access requests', () => {
       // hears of it. Worker B must finish the request, and the grant must exist exactly once.
       const taskQueue = uniqueTaskQueue('dying');
       const workerA = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'support', 'worker-process.ts')], {
-        env: { ...process.env, TEMPORAL_ADDRESS: testEnv().address, TEMPORAL_NAMESPACE: testEnv().namespace, TASK_QUEUE: taskQueue, DIE_AFTER_GRANT: '1' },
+        env: { ...process.env, TEMPORAL_ADDRESS: testEnv().address, TEMPORAL_NAMESPACE: testEnv().namespace, TASK_QUEUE: taskQueue, DIE_AFTER_GRANT: '1', PORTAL_SECRET_KEY: testSecretKey.toString('base64') },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       const output: string[] = [];

@@ -2,13 +2,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { Worker } from '@temporalio/worker';
 import { listen, close } from '../../api/server';
 import type { Permission } from '../../api/permissions';
 import { Permissions } from '../../api/permissions';
 import { createApiToken } from '../../db/repositories/api-tokens';
 import { createTenant, type Tenant, type TenantKind } from '../../db/repositories/tenants';
-import { createWorker, type WorkerDeps } from '../../workers/worker';
+import { createWorker, type PortalWorker, type WorkerDeps } from '../../workers/worker';
 import { applyPersonSetup } from '../../activities/person-setup';
 import { testEnv, testLogger } from './env';
 
@@ -21,16 +20,22 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 }
 
 export interface RunningWorker {
-  worker: Worker;
+  worker: PortalWorker;
   taskQueue: string;
   stop(): Promise<void>;
 }
 
-/** Starts a worker with the real activities (or some replaced) on a fresh task queue. */
-export async function startWorker(taskQueue = uniqueTaskQueue(), options: Pick<WorkerDeps, 'activities' | 'shutdownGraceTime'> = {}): Promise<RunningWorker> {
+/**
+ * Starts a worker with the real activities (or some replaced) on a fresh task queue. Connector workers run
+ * only for the kinds a test names (none by default), so tests that run no plan start one worker.
+ */
+export async function startWorker(
+  taskQueue = uniqueTaskQueue(), options: Pick<WorkerDeps, 'activities' | 'shutdownGraceTime' | 'connectorKinds'> = {},
+): Promise<RunningWorker> {
   const env = testEnv();
   const worker = await createWorker({
-    connection: env.nativeConnection, namespace: env.namespace, taskQueue, db: env.db, workflowBundle: env.workflowBundle, ...options,
+    connection: env.nativeConnection, namespace: env.namespace, taskQueue, db: env.db, workflowBundle: env.workflowBundle, secretKey: testSecretKey,
+    connectorKinds: [], ...options,
   });
   const running = worker.run();
   return {

@@ -13,10 +13,12 @@ import { createWorker, installTemporalRuntime } from '../../workers/worker';
 async function main() {
   installTemporalRuntime(createLogger('error'));
   const db = openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL as string });
-  const real = createActivities({ db });
+  const secretKey = Buffer.from(process.env.PORTAL_SECRET_KEY as string, 'base64');
+  const real = createActivities({ db, secretKey });
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS as string });
   const worker = await createWorker({
-    connection, namespace: process.env.TEMPORAL_NAMESPACE as string, taskQueue: process.env.TASK_QUEUE as string, db,
+    connection, namespace: process.env.TEMPORAL_NAMESPACE as string, taskQueue: process.env.TASK_QUEUE as string, db, secretKey,
+    connectorKinds: process.env.CONNECTOR_KINDS ? process.env.CONNECTOR_KINDS.split(',') : [],
     activities: process.env.DIE_AFTER_GRANT === '1'
       ? {
         grantBundle: async (input) => {

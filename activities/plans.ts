@@ -1,0 +1,270 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { createConnectorContext } from '../connectors/context';
+import { ConnectorError, type ConnectorErrorKind } from '../connectors/errors';
+import type { CallRecord } from '../connectors/http';
+import { runConnectorStep } from '../connectors/operations';
+import { connectorPlugin } from '../connectors/registry';
+import { connectorStepSchema } from '../connectors/steps';
+import type { Db, Executor } from '../db/database';
+import { grantEdge, lockTenantAccess, revokeEdge } from '../db/repositories/access-edges';
+import { appendAudit } from '../db/repositories/audit';
+import { getConnectorInstanceWithSecret } from '../db/repositories/connector-instances';
+import { syncDerivedGroupEdges } from '../db/repositories/group-members';
+import { newId } from '../db/repositories/ids';
+import {
+  appendStepEvidence, getPlanStep, loadPlanForExecution, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, type StepEvidenceOutcome,
+} from '../db/repositories/plans';
+import { signCallbackToken } from '../workers/callback-tokens';
+import { decryptSecret } from '../workers/secrets';
+import { type FailureType, FailureTypes } from '../workflows/failures';
+import type { LoadedPlan, StepExecutionResult } from '../workflows/plan.types';
+
+/**
+ * Parameters of Portal-native steps. `add_to_group`/`remove_from_group` name a Portal group as the target
+ * object; `assign`/`unassign` name `role:<id>` or `application:<id>`. The access edge carries the plan's
+ * provenance: `iga_grant` with the request for a grant, `direct` for an operator's plan.
+ */
+export const portalAccessParameters = z.strictObject({
+  personId: z.uuid(),
+  source: z.enum(['direct', 'iga_grant']).default('direct'),
+  /** What the edge derives from; defaults to the plan (`plan:<id>`). */
+  sourceRef: z.string().min(1).max(200).optional(),
+});
+export const manualTaskParameters = z.strictObject({
+  instructions: z.string().min(1).max(2000),
+  recipientPersonId: z.uuid().optional(),
+});
+export const portalTargetObject = z.string().regex(/^(role|application|group):[0-9a-f-]{36}$/, 'must be role:<id>, application:<id> or group:<id>');
+
+interface StepRef {
+  tenantId: string;
+  planId: string;
+  stepKey: string;
+  round: number;
+}
+
+export interface PlanActivityDeps {
+  db: Db;
+  /** Decrypts connector credentials and signs callback tokens. */
+  secretKey: Buffer;
+  /** Per connector instance, state its plugin keeps across calls (access tokens). */
+  connectorCaches?: Map<string, Map<string, unknown>>;
+}
+
+const failureTypeOf: Record<ConnectorErrorKind, FailureType> = {
+  rate_limited: FailureTypes.RateLimited,
+  unavailable: FailureTypes.Unavailable,
+  unauthorized: FailureTypes.DownstreamRefused,
+  forbidden: FailureTypes.DownstreamRefused,
+  not_found: FailureTypes.NotFound,
+  conflict: FailureTypes.Conflict,
+  invalid: FailureTypes.DownstreamRefused,
+  unexpected_response: FailureTypes.DownstreamRefused,
+};
+
+/** The failure a connector error crosses the activity boundary as: retryable ones carry the vendor's delay. */
+function toFailure(err: ConnectorError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: failureTypeOf[err.kind], message: err.message, nonRetryable: !err.retryable,
+    ...(err.retryAfterMs !== null && err.retryable ? { nextRetryDelay: err.retryAfterMs } : {}),
+  });
+}
+
+function terminal(type: FailureType, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+/** Runs `fn` while heartbeating, so a worker that dies mid-call is noticed within the heartbeat timeout. */
+async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), 1_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function portalStep(tx: Executor, deps: PlanActivityDeps, ref: StepRef, step: PlanStep, attempt: number): Promise<{ outcome: StepEvidenceOutcome; detail: Record<string, unknown>; tokenId?: string }> {
+  switch (step.operation) {
+    case 'add_to_group':
+    case 'remove_from_group':
+    case 'assign':
+    case 'unassign': {
+      const params = portalAccessParameters.parse(step.parameters);
+      const [kind, targetId] = portalTargetObject.parse(step.targetObject).split(':') as ['role' | 'application' | 'group', string];
+      const fact = {
+        tenantId: ref.tenantId, personId: params.personId, targetKind: kind, targetId, sourceRef: params.sourceRef ?? planWorkflowId(ref.planId),
+      };
+      await lockTenantAccess(tx, ref.tenantId);
+      const granting = step.operation === 'add_to_group' || step.operation === 'assign';
+      const changed = granting
+        ? (await grantEdge(tx, { ...fact, source: params.source, trust: params.source === 'iga_grant' ? 'governed' : 'authoritative' })).created
+        : (await revokeEdge(tx, fact)) > 0;
+      if (kind === 'group') await syncDerivedGroupEdges(tx, ref.tenantId, [params.personId]);
+      return { outcome: changed ? 'applied' : 'already_in_state', detail: { target: step.targetObject, personId: params.personId } };
+    }
+    case 'manual_task': {
+      const params = manualTaskParameters.parse(step.parameters);
+      const deadlineSeconds = step.callbackDeadlineSeconds ?? 3600;
+      const tokenId = newId();
+      const expiresAt = new Date(Date.now() + deadlineSeconds * 1000);
+      const inserted = await tx.insertInto('provisioning_callback_tokens').values({
+        id: tokenId, tenant_id: ref.tenantId, plan_id: ref.planId, step_key: ref.stepKey, round: ref.round, expires_at: expiresAt,
+      }).onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round']).doNothing()).returning('id').executeTakeFirst();
+      if (!inserted) {
+        // A retried attempt: the token for this round was issued (and delivered) already.
+        const existing = await tx.selectFrom('provisioning_callback_tokens').select('id')
+          .where('plan_id', '=', ref.planId).where('step_key', '=', ref.stepKey).where('round', '=', ref.round).executeTakeFirstOrThrow();
+        return { outcome: 'awaiting_callback', detail: { reissued: false }, tokenId: existing.id };
+      }
+      const token = signCallbackToken(deps.secretKey, { tokenId, planId: ref.planId, stepKey: ref.stepKey, round: ref.round, expiresAt: Math.floor(expiresAt.getTime() / 1000) });
+      // The outbox is the delivery channel to whoever completes the task; the token is in no response,
+      // log or audit detail.
+      await tx.insertInto('outbox_messages').values({
+        id: newId(), tenant_id: ref.tenantId, kind: 'plan.manual_task', recipient_person_id: params.recipientPersonId ?? null,
+        subject: `Provisioning task: ${step.targetObject}`,
+        body: JSON.stringify({
+          planId: ref.planId, stepKey: ref.stepKey, instructions: params.instructions,
+          callbackPath: `/v1/callbacks/plans/${ref.planId}/steps/${encodeURIComponent(ref.stepKey)}`, token, expiresAt: expiresAt.toISOString(),
+        }),
+        dedupe_key: `${planWorkflowId(ref.planId)}:${ref.stepKey}:${ref.round}:${attempt}`,
+      }).execute();
+      return { outcome: 'awaiting_callback', detail: { deadline: expiresAt.toISOString(), recipientPersonId: params.recipientPersonId ?? null }, tokenId };
+    }
+    default:
+      throw terminal(FailureTypes.InvalidInput, `Portal-native steps do not support ${step.operation}`);
+  }
+}
+
+/** Factory of the provisioning-plan activities. */
+export function planActivities(deps: PlanActivityDeps) {
+  const { db } = deps;
+  const caches = deps.connectorCaches ?? new Map<string, Map<string, unknown>>();
+
+  async function requireStep(ref: StepRef): Promise<PlanStep> {
+    const step = await getPlanStep(db, ref.planId, ref.stepKey);
+    if (!step) throw terminal(FailureTypes.NotFound, `plan ${ref.planId} has no step ${ref.stepKey}`);
+    return step;
+  }
+
+  /** The outcome of an earlier success of this step, if it has one (it then never runs again). */
+  async function earlierSuccess(ref: StepRef): Promise<StepExecutionResult | null> {
+    const row = await db.selectFrom('provisioning_step_evidence').select('outcome')
+      .where('plan_id', '=', ref.planId).where('step_key', '=', ref.stepKey).where('outcome', 'in', ['applied', 'already_in_state'])
+      .orderBy('id').limit(1).executeTakeFirst();
+    return row ? { outcome: row.outcome as 'applied' | 'already_in_state' } : null;
+  }
+
+  return {
+    /** The step graph and what already succeeded. */
+    async loadPlanForExecution(ref: { planId: string }): Promise<LoadedPlan> {
+      return loadPlanForExecution(db, ref.planId);
+    },
+
+    /** Records where the round stands; a finished round is audited. */
+    async recordPlanStatus(input: { tenantId: string; planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        await setPlanStatus(tx, input);
+        if (input.status === 'completed' || input.status === 'completed_with_failures') {
+          await appendAudit(tx, {
+            tenantId: input.tenantId, actor: { kind: 'workflow', id: planWorkflowId(input.planId) }, action: `plan.${input.status}`,
+            target: { kind: 'provisioning_plan', id: input.planId }, details: { round: input.round, succeeded: input.succeeded, failed: input.failed },
+          });
+        }
+      });
+    },
+
+    /** A Portal-native step, in one transaction with its evidence. */
+    async executePortalStep(ref: StepRef): Promise<StepExecutionResult> {
+      const attempt = Context.current().info.attempt;
+      const step = await requireStep(ref);
+      try {
+        return await db.transaction().execute(async (tx) => {
+          const done = await earlierSuccess(ref);
+          if (done) return done;
+          const result = await portalStep(tx, deps, ref, step, attempt);
+          await appendStepEvidence(tx, { ...ref, attempt, outcome: result.outcome, calls: [], detail: result.detail });
+          return result.tokenId ? { outcome: 'awaiting_callback', callbackTokenId: result.tokenId } : { outcome: result.outcome as 'applied' | 'already_in_state' };
+        });
+      } catch (err) {
+        if (err instanceof z.ZodError || (err instanceof ApplicationFailure && err.nonRetryable)) {
+          const message = err instanceof z.ZodError ? `invalid step parameters: ${err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` : err.message;
+          await appendStepEvidence(db, { ...ref, attempt, outcome: 'failed_terminal', calls: [], error: { kind: 'invalid', message } });
+          throw terminal(FailureTypes.InvalidInput, message);
+        }
+        throw err;
+      }
+    },
+
+    /**
+     * A connector step: one operation on a downstream system through its plugin. Runs on the vendor's task
+     * queue. Every attempt appends evidence with the calls it made; a step that succeeded before is not run
+     * again (a worker that died after the vendor answered leaves the next attempt to find it done, or the
+     * vendor to answer "already in that state").
+     */
+    async executeConnectorStep(ref: StepRef): Promise<StepExecutionResult> {
+      const attempt = Context.current().info.attempt;
+      const done = await earlierSuccess(ref);
+      if (done) return done;
+      const step = await requireStep(ref);
+      const record = async (outcome: StepEvidenceOutcome, calls: CallRecord[], extra: { error?: Record<string, unknown>; detail?: Record<string, unknown> }) =>
+        appendStepEvidence(db, { ...ref, attempt, outcome, calls, ...extra });
+      if (step.target.system !== 'connector') throw terminal(FailureTypes.InvalidInput, `step ${ref.stepKey} is not a connector step`);
+      const instance = await getConnectorInstanceWithSecret(db, ref.tenantId, step.target.connectorInstanceId);
+      const plugin = instance ? connectorPlugin(instance.kind) : null;
+      if (!instance || !plugin) {
+        await record('failed_terminal', [], { error: { kind: 'not_found', message: 'connector instance or plugin not found' } });
+        throw terminal(FailureTypes.NotFound, `connector instance ${step.target.connectorInstanceId} is not available`);
+      }
+      const parsedStep = connectorStepSchema.safeParse({ operation: step.operation, ...step.parameters });
+      if (!parsedStep.success) {
+        await record('failed_terminal', [], { error: { kind: 'invalid', message: 'invalid step parameters' } });
+        throw terminal(FailureTypes.InvalidInput, `step ${ref.stepKey} has invalid parameters`);
+      }
+      const cacheKey = `${instance.id}:${instance.updatedAt.toISOString()}`;
+      let cache = caches.get(cacheKey);
+      if (!cache) {
+        cache = new Map();
+        caches.set(cacheKey, cache);
+      }
+      let ctx;
+      try {
+        ctx = createConnectorContext(plugin, instance.config, JSON.parse(decryptSecret(deps.secretKey, instance.credentialsCiphertext)), { cache });
+      } catch {
+        await record('failed_terminal', [], { error: { kind: 'invalid', message: 'the connector configuration or credentials do not parse' } });
+        throw terminal(FailureTypes.DownstreamRefused, `connector instance ${instance.id} is misconfigured`);
+      }
+      try {
+        const result = await heartbeating(() => runConnectorStep(plugin, ctx, parsedStep.data));
+        await record(result.outcome, ctx.http.calls, { detail: { externalId: result.externalId ?? null, ...result.detail } });
+        return { outcome: result.outcome };
+      } catch (err) {
+        if (!(err instanceof ConnectorError)) throw err;
+        const error = { kind: err.kind, status: err.status, vendorCode: err.vendorCode, message: err.message, retryAfterMs: err.retryAfterMs };
+        await record(err.retryable ? 'failed_retryable' : 'failed_terminal', ctx.http.calls, { error });
+        throw toFailure(err);
+      }
+    },
+
+    /** Ends a step that awaited a callback: the callback's result, or `unverifiable` when the deadline passed. */
+    async recordCallbackOutcome(input: StepRef & { tokenId: string; result: 'completed' | 'failed' | 'deadline_passed'; detail: Record<string, unknown> }): Promise<StepEvidenceOutcome> {
+      const outcome: StepEvidenceOutcome = input.result === 'completed' ? 'applied' : input.result === 'failed' ? 'failed_terminal' : 'unverifiable';
+      const { tokenId, result, detail, ...ref } = input;
+      await db.transaction().execute(async (tx) => {
+        if (result !== 'deadline_passed') {
+          await tx.updateTable('provisioning_callback_tokens').set({ used_at: new Date() }).where('id', '=', tokenId).where('used_at', 'is', null).execute();
+        }
+        await appendStepEvidence(tx, {
+          ...ref, attempt: 1, outcome, calls: [],
+          detail: result === 'deadline_passed' ? { reason: 'no callback before the deadline', tokenId } : { callback: detail, tokenId },
+          ...(result === 'failed' ? { error: { kind: 'callback_failed', message: 'the callback reported failure' } } : {}),
+        });
+      });
+      return outcome;
+    },
+  };
+}

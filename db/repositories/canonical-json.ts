@@ -1,0 +1,12 @@
+/**
+ * JSON with object keys sorted at every level (and `undefined` as null), so equal values always serialise
+ * to the same text: for comparing definitions and for content hashes.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record).filter((k) => record[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}

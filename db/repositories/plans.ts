@@ -1,0 +1,273 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { CallRecord } from '../../connectors/http';
+import type { LoadedPlan, PlanStepShape } from '../../workflows/plan.types';
+import type { Executor } from '../database';
+import type { PlanOriginKind, PlanRow, PlanStatus, PlanStepRow, StepEvidenceOutcome, StepEvidenceRow } from '../tables/provisioning';
+import { type Actor, appendAudit } from './audit';
+import { canonicalJson } from './canonical-json';
+import { isUuid } from './ids';
+import { decodeCursor, type Page, toPage } from './pagination';
+
+export type { PlanOriginKind, PlanStatus, StepEvidenceOutcome };
+
+/** The Temporal workflow ID of a plan's execution: operators find it by this in the Temporal UI. */
+export const planWorkflowId = (planId: string) => `plan:${planId}`;
+
+export interface PlanStepInput {
+  key: string;
+  target: { system: 'portal' } | { system: 'connector'; connectorInstanceId: string; connectorKind: string };
+  operation: string;
+  /** What the step acts on: a Portal group/role/application id, or the downstream account's userName. */
+  targetObject: string;
+  parameters: Record<string, unknown>;
+  /** Defaults to `<planId>:<key>`; unique per tenant, so a caller's key cannot run twice under two plans. */
+  idempotencyKey?: string;
+  dependsOn: string[];
+  callbackDeadlineSeconds: number | null;
+}
+
+export interface NewPlan {
+  id: string;
+  tenantId: string;
+  origin: { kind: PlanOriginKind; id: string };
+  reason: string;
+  createdBy: Actor;
+  steps: PlanStepInput[];
+}
+
+export interface PlanStep {
+  key: string;
+  ordinal: number;
+  target: { system: 'portal' } | { system: 'connector'; connectorInstanceId: string; connectorKind: string };
+  operation: string;
+  targetObject: string;
+  parameters: Record<string, unknown>;
+  idempotencyKey: string;
+  dependsOn: string[];
+  callbackDeadlineSeconds: number | null;
+}
+
+export interface StepEvidence {
+  id: string;
+  stepKey: string;
+  round: number;
+  attempt: number;
+  recordedAt: Date;
+  outcome: StepEvidenceOutcome;
+  calls: CallRecord[];
+  vendorRequestId: string | null;
+  error: Record<string, unknown> | null;
+  detail: Record<string, unknown>;
+}
+
+export interface Plan {
+  id: string;
+  tenantId: string;
+  origin: { kind: PlanOriginKind; id: string };
+  reason: string;
+  contentHash: string;
+  createdBy: Actor;
+  createdAt: Date;
+  status: PlanStatus;
+  round: number;
+  succeeded: string[];
+  failed: string[];
+}
+
+export interface PlanDetail extends Plan {
+  steps: PlanStep[];
+  evidence: StepEvidence[];
+}
+
+/** The content a plan's hash covers: everything that says what it does and why, in canonical JSON. */
+export function planContent(plan: { tenantId: string; origin: { kind: string; id: string }; reason: string; steps: PlanStep[] }): unknown {
+  return {
+    tenantId: plan.tenantId,
+    origin: plan.origin,
+    reason: plan.reason,
+    steps: plan.steps.map((s) => ({
+      key: s.key, ordinal: s.ordinal, target: s.target, operation: s.operation, targetObject: s.targetObject, parameters: s.parameters,
+      idempotencyKey: s.idempotencyKey, dependsOn: s.dependsOn, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
+    })),
+  };
+}
+
+/** SHA-256 over the canonical JSON of planContent: an auditor recomputes it from an export. */
+export function planContentHash(plan: Parameters<typeof planContent>[0]): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(planContent(plan)), 'utf8').digest('hex')}`;
+}
+
+function toStep(r: PlanStepRow): PlanStep {
+  return {
+    key: r.step_key, ordinal: r.ordinal,
+    target: r.target_system === 'portal'
+      ? { system: 'portal' }
+      : { system: 'connector', connectorInstanceId: r.connector_instance_id as string, connectorKind: r.connector_kind as string },
+    operation: r.operation, targetObject: r.target_object, parameters: r.parameters, idempotencyKey: r.idempotency_key,
+    dependsOn: r.depends_on, callbackDeadlineSeconds: r.callback_deadline_seconds,
+  };
+}
+
+function toEvidence(r: StepEvidenceRow): StepEvidence {
+  return {
+    id: String(r.id), stepKey: r.step_key, round: r.round, attempt: r.attempt, recordedAt: r.recorded_at, outcome: r.outcome,
+    calls: r.calls as CallRecord[], vendorRequestId: r.vendor_request_id, error: r.error, detail: r.detail,
+  };
+}
+
+const planColumns = [
+  'p.id', 'p.tenant_id', 'p.origin_kind', 'p.origin_id', 'p.reason', 'p.content_hash', 'p.created_by_kind', 'p.created_by_id', 'p.created_at',
+  's.status', 's.round', 's.succeeded', 's.failed',
+] as const;
+
+type PlanJoinRow = Pick<PlanRow, 'id' | 'tenant_id' | 'origin_kind' | 'origin_id' | 'reason' | 'content_hash' | 'created_by_kind' | 'created_by_id' | 'created_at'>
+  & { status: PlanStatus; round: number; succeeded: string[]; failed: string[] };
+
+function toPlan(r: PlanJoinRow): Plan {
+  return {
+    id: r.id, tenantId: r.tenant_id, origin: { kind: r.origin_kind, id: r.origin_id }, reason: r.reason, contentHash: r.content_hash,
+    createdBy: { kind: r.created_by_kind as Actor['kind'], id: r.created_by_id }, createdAt: r.created_at,
+    status: r.status, round: r.round, succeeded: r.succeeded, failed: r.failed,
+  };
+}
+
+/**
+ * Records a plan, its steps and its pending status, with an audit event. Idempotent on the plan id: a plan
+ * already recorded under that id is returned as it is (created: false); it is never changed.
+ */
+export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: Plan; created: boolean }> {
+  const existing = await getPlanSummary(tx, plan.tenantId, plan.id);
+  if (existing) return { plan: existing, created: false };
+  const steps: PlanStep[] = plan.steps.map((s, ordinal) => ({
+    key: s.key, ordinal, target: s.target, operation: s.operation, targetObject: s.targetObject, parameters: s.parameters,
+    idempotencyKey: s.idempotencyKey ?? `${plan.id}:${s.key}`, dependsOn: s.dependsOn, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
+  }));
+  const contentHash = planContentHash({ ...plan, steps });
+  await tx.insertInto('provisioning_plans').values({
+    id: plan.id, tenant_id: plan.tenantId, origin_kind: plan.origin.kind, origin_id: plan.origin.id, reason: plan.reason, content_hash: contentHash,
+    created_by_kind: plan.createdBy.kind, created_by_id: plan.createdBy.id,
+  }).execute();
+  if (steps.length > 0) {
+    await tx.insertInto('provisioning_plan_steps').values(steps.map((s) => ({
+      plan_id: plan.id, step_key: s.key, tenant_id: plan.tenantId, ordinal: s.ordinal, target_system: s.target.system,
+      connector_instance_id: s.target.system === 'connector' ? s.target.connectorInstanceId : null,
+      connector_kind: s.target.system === 'connector' ? s.target.connectorKind : null,
+      operation: s.operation, target_object: s.targetObject, parameters: JSON.stringify(s.parameters), idempotency_key: s.idempotencyKey,
+      depends_on: JSON.stringify(s.dependsOn), callback_deadline_seconds: s.callbackDeadlineSeconds,
+    }))).execute();
+  }
+  await tx.insertInto('provisioning_plan_status').values({
+    plan_id: plan.id, tenant_id: plan.tenantId, status: 'pending', round: 0, succeeded: '[]', failed: '[]',
+  }).execute();
+  await appendAudit(tx, {
+    tenantId: plan.tenantId, actor: plan.createdBy, action: 'plan.created', target: { kind: 'provisioning_plan', id: plan.id },
+    details: { origin: plan.origin, reason: plan.reason, steps: steps.length, contentHash },
+  });
+  return { plan: (await getPlanSummary(tx, plan.tenantId, plan.id))!, created: true };
+}
+
+/** Whether any of these idempotency keys is already taken in the tenant (by another plan's step). */
+export async function takenIdempotencyKeys(db: Executor, tenantId: string, keys: string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const rows = await db.selectFrom('provisioning_plan_steps').select('idempotency_key')
+    .where('tenant_id', '=', tenantId).where('idempotency_key', 'in', keys).execute();
+  return rows.map((r) => r.idempotency_key);
+}
+
+function selectPlans(db: Executor) {
+  return db.selectFrom('provisioning_plans as p').innerJoin('provisioning_plan_status as s', 's.plan_id', 'p.id').select(planColumns);
+}
+
+export async function getPlanSummary(db: Executor, tenantId: string, id: string): Promise<Plan | null> {
+  const row = await selectPlans(db).where('p.tenant_id', '=', tenantId).where('p.id', '=', id).executeTakeFirst();
+  return row ? toPlan(row) : null;
+}
+
+/** A plan with its steps and every piece of evidence, in the order it was recorded. */
+export async function getPlan(db: Executor, tenantId: string, id: string): Promise<PlanDetail | null> {
+  const plan = await getPlanSummary(db, tenantId, id);
+  if (!plan) return null;
+  const steps = await db.selectFrom('provisioning_plan_steps').selectAll().where('plan_id', '=', id).orderBy('ordinal').execute();
+  const evidence = await db.selectFrom('provisioning_step_evidence').selectAll().where('plan_id', '=', id).orderBy('id').execute();
+  return { ...plan, steps: steps.map(toStep), evidence: evidence.map(toEvidence) };
+}
+
+export interface PlanFilter {
+  originKind?: PlanOriginKind;
+  originId?: string;
+  status?: PlanStatus;
+  /** Plans with a step acting on this object (a userName, a group id) or this connector instance. */
+  target?: string;
+}
+
+/** Plans newest first, with cursor pagination. */
+export async function listPlans(db: Executor, tenantId: string, f: PlanFilter, cursor: string | null, limit: number): Promise<Page<Plan>> {
+  let q = selectPlans(db).where('p.tenant_id', '=', tenantId);
+  if (f.originKind) q = q.where('p.origin_kind', '=', f.originKind);
+  if (f.originId) q = q.where('p.origin_id', '=', f.originId);
+  if (f.status) q = q.where('s.status', '=', f.status);
+  if (f.target) {
+    const target = f.target;
+    q = q.where((eb) => eb.exists(eb.selectFrom('provisioning_plan_steps as st').select(sql`1`.as('one'))
+      .whereRef('st.plan_id', '=', 'p.id')
+      .where((w) => w.or([w('st.target_object', '=', target), ...(isUuid(target) ? [w('st.connector_instance_id', '=', target)] : [])]))));
+  }
+  if (cursor) q = q.where('p.id', '<', decodeCursor(cursor, isUuid));
+  const rows = await q.orderBy('p.id', 'desc').limit(limit + 1).execute();
+  return toPage(rows, limit, (r) => r.id, toPlan);
+}
+
+export async function getPlanStep(db: Executor, planId: string, stepKey: string): Promise<PlanStep | null> {
+  const row = await db.selectFrom('provisioning_plan_steps').selectAll().where('plan_id', '=', planId).where('step_key', '=', stepKey).executeTakeFirst();
+  return row ? toStep(row) : null;
+}
+
+/** The step graph the workflow schedules, and the steps that already succeeded. */
+export async function loadPlanForExecution(db: Executor, planId: string): Promise<LoadedPlan> {
+  const steps = await db.selectFrom('provisioning_plan_steps').selectAll().where('plan_id', '=', planId).orderBy('ordinal').execute();
+  const done = await db.selectFrom('provisioning_step_evidence').select('step_key').distinct()
+    .where('plan_id', '=', planId).where('outcome', 'in', ['applied', 'already_in_state']).execute();
+  const shapes: PlanStepShape[] = steps.map((s) => ({
+    key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
+    callbackDeadlineSeconds: s.callback_deadline_seconds,
+  }));
+  const succeeded = new Set(done.map((d) => d.step_key));
+  return { steps: shapes, succeeded: shapes.map((s) => s.key).filter((k) => succeeded.has(k)) };
+}
+
+export interface EvidenceInput {
+  tenantId: string;
+  planId: string;
+  stepKey: string;
+  round: number;
+  attempt: number;
+  outcome: StepEvidenceOutcome;
+  calls: CallRecord[];
+  error?: Record<string, unknown> | null;
+  detail?: Record<string, unknown>;
+}
+
+/** Appends one attempt's evidence; the same attempt's same outcome recorded again is a no-op. */
+export async function appendStepEvidence(db: Executor, e: EvidenceInput): Promise<void> {
+  await db.insertInto('provisioning_step_evidence').values({
+    tenant_id: e.tenantId, plan_id: e.planId, step_key: e.stepKey, round: e.round, attempt: e.attempt, outcome: e.outcome,
+    calls: JSON.stringify(e.calls), vendor_request_id: e.calls.map((c) => c.vendorRequestId).filter((v) => v !== null).at(-1) ?? null,
+    error: e.error ? JSON.stringify(e.error) : null, detail: JSON.stringify(e.detail ?? {}),
+  }).onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round', 'attempt', 'outcome']).doNothing()).execute();
+}
+
+/** Whether a step has succeeded in any round (so it never runs twice). */
+export async function stepSucceeded(db: Executor, planId: string, stepKey: string): Promise<boolean> {
+  const row = await db.selectFrom('provisioning_step_evidence').select('id').where('plan_id', '=', planId).where('step_key', '=', stepKey)
+    .where('outcome', 'in', ['applied', 'already_in_state']).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Where the plan's execution stands; a later round's status never goes back to an earlier round's. */
+export async function setPlanStatus(db: Executor, input: { planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }): Promise<void> {
+  await db.updateTable('provisioning_plan_status')
+    .set({ status: input.status, round: input.round, succeeded: JSON.stringify(input.succeeded), failed: JSON.stringify(input.failed), updated_at: new Date() })
+    .where('plan_id', '=', input.planId).where('round', '<=', input.round)
+    .execute();
+}

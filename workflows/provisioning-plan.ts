@@ -1,0 +1,125 @@
+import {
+  ActivityFailure, allHandlersFinished, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ActivityProfiles, LocalActivityProfiles } from './activity-options';
+import { FailureTypes } from './failures';
+import { planStateQuery, stepCallbackUpdate } from './messages';
+import { type NodeStatus, schedulable } from './plan-graph';
+import type { PlanExecutionInput, PlanRunState, PlanStepShape, StepCallbackInput, StepExecutionResult } from './plan.types';
+import { PortalStatus } from './search-attributes';
+import { connectorTaskQueue } from './task-queues';
+
+// Portal-native steps and the plan's bookkeeping are short PostgreSQL transactions run in-process.
+const { loadPlanForExecution, recordPlanStatus, executePortalStep, recordCallbackOutcome } = proxyLocalActivities<Activities>(LocalActivityProfiles.databaseWrite);
+
+function refuse(code: string): never {
+  throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
+}
+
+const DEFAULT_MAX_PARALLEL = 4;
+
+/**
+ * One execution round of a provisioning plan (`plan:<id>`). The plan itself is immutable in PostgreSQL;
+ * this run loads its step graph, skips what succeeded before (an earlier round, or the transaction that
+ * created the plan), and runs the rest in dependency order, independent steps in parallel up to a bound.
+ * Connector steps run as activities on their vendor's task queue (rate-limited there); each attempt appends
+ * evidence. A step may wait for a callback until its deadline. The round ends `completed` or
+ * `completed_with_failures`; an operator's retry starts the next round under the same workflow ID.
+ */
+export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanRunState> {
+  const state: PlanRunState = { planId: input.planId, round: input.round, status: 'running', steps: {} };
+  const base = { tenantId: input.tenantId, planId: input.planId, round: input.round };
+  const callbacks = new Map<string, StepCallbackInput>();
+  const awaitingToken = new Map<string, string>();
+  /** Steps finished so far, and steps in flight: the scheduler wakes when a step finishes. */
+  let settled = 0;
+  let running = 0;
+
+  setHandler(planStateQuery, () => state);
+  setHandler(stepCallbackUpdate, (callback) => {
+    callbacks.set(callback.stepKey, callback);
+    return state;
+  }, {
+    validator: (callback) => {
+      if (state.steps[callback.stepKey]?.status !== 'awaiting_callback') refuse('step_not_awaiting_callback');
+      if (awaitingToken.get(callback.stepKey) !== callback.tokenId) refuse('callback_token_not_current');
+      if (callbacks.has(callback.stepKey)) refuse('callback_replayed');
+    },
+  });
+
+  const plan = await loadPlanForExecution(base);
+  const shapes = new Map(plan.steps.map((s) => [s.key, s]));
+  for (const step of plan.steps) {
+    state.steps[step.key] = plan.succeeded.includes(step.key) ? { status: 'succeeded', outcome: 'earlier' } : { status: 'pending', outcome: null };
+  }
+  await recordPlanStatus({ ...base, status: 'running', succeeded: plan.succeeded, failed: [] });
+  upsertSearchAttributes([{ key: PortalStatus, value: 'running' }]);
+
+  const connectorActivities = new Map<string, Pick<Activities, 'executeConnectorStep'>>();
+  function onConnectorQueue(kind: string) {
+    let proxy = connectorActivities.get(kind);
+    if (!proxy) {
+      proxy = proxyActivities<Activities>({ ...ActivityProfiles.connectorCall, taskQueue: connectorTaskQueue(workflowInfo().taskQueue, kind) });
+      connectorActivities.set(kind, proxy);
+    }
+    return proxy;
+  }
+
+  async function runStep(shape: PlanStepShape): Promise<void> {
+    const step = state.steps[shape.key]!;
+    step.status = 'running';
+    const ref = { ...base, stepKey: shape.key };
+    try {
+      const result: StepExecutionResult = shape.target === 'portal'
+        ? await executePortalStep(ref)
+        : await onConnectorQueue(shape.connectorKind as string).executeConnectorStep(ref);
+      if (result.outcome !== 'awaiting_callback') {
+        step.status = 'succeeded';
+        step.outcome = result.outcome;
+        return;
+      }
+      step.status = 'awaiting_callback';
+      step.outcome = 'awaiting_callback';
+      awaitingToken.set(shape.key, result.callbackTokenId as string);
+      const arrived = await condition(() => callbacks.has(shape.key), (shape.callbackDeadlineSeconds ?? 3600) * 1000);
+      const callback = callbacks.get(shape.key);
+      const outcome = await recordCallbackOutcome({
+        ...ref, tokenId: result.callbackTokenId as string, result: arrived && callback ? callback.result : 'deadline_passed', detail: callback?.detail ?? {},
+      });
+      step.status = outcome === 'applied' ? 'succeeded' : 'failed';
+      step.outcome = outcome;
+    } catch (err) {
+      // The activity recorded the attempt's evidence; the failure's type says why it stopped.
+      step.status = 'failed';
+      step.outcome = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.type ?? 'failed') : 'failed';
+    } finally {
+      running -= 1;
+      settled += 1;
+    }
+  }
+
+  const maxParallel = input.maxParallel ?? DEFAULT_MAX_PARALLEL;
+  for (;;) {
+    const statuses = Object.fromEntries(Object.entries(state.steps).map(([k, v]) => [k, v.status as NodeStatus]));
+    const { ready, blocked } = schedulable(plan.steps, statuses);
+    for (const key of blocked) state.steps[key] = { status: 'blocked', outcome: 'dependency_failed' };
+    if (blocked.length > 0) continue;
+    if (ready.length === 0 && running === 0) break;
+    for (const key of ready.slice(0, Math.max(0, maxParallel - running))) {
+      running += 1;
+      void runStep(shapes.get(key)!);
+    }
+    const seen = settled;
+    await condition(() => settled > seen);
+  }
+
+  const succeeded = Object.keys(state.steps).filter((k) => state.steps[k]!.status === 'succeeded');
+  const failed = Object.keys(state.steps).filter((k) => state.steps[k]!.status !== 'succeeded');
+  state.status = failed.length === 0 ? 'completed' : 'completed_with_failures';
+  await recordPlanStatus({ ...base, status: state.status, succeeded, failed });
+  upsertSearchAttributes([{ key: PortalStatus, value: state.status }]);
+  await condition(allHandlersFinished);
+  return state;
+}
