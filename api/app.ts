@@ -65,6 +65,8 @@ function handle(route: RouteDef, deps: ApiDeps) {
         if (!tenant) throw new ApiError('unauthenticated', 'The signature is not valid for this endpoint.');
         await verifyHrSignature(req, deps, tenant.id);
         caller = { tokenId: 'hr-webhook', tenantId: tenant.id, tenantKind: tenant.kind, personId: null, permissions: new Set() };
+      } else if (route.auth === 'callback_token') {
+        caller = { tokenId: 'callback', tenantId: '', tenantKind: 'customer', personId: null, permissions: new Set() };
       } else {
         caller = await authenticate(req, deps);
         if (route.tenantScoped) {

@@ -34,6 +34,10 @@ export const Permissions = [
   'portal.profiles.self_edit',
   'portal.resolution_issues.view',
   'portal.resolution_issues.manage',
+  'portal.connectors.view',
+  'portal.connectors.manage',
+  'portal.plans.view',
+  'portal.plans.manage',
 ] as const;
 
 export type Permission = (typeof Permissions)[number];

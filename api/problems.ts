@@ -35,6 +35,13 @@ export const ProblemCodes = {
   not_eligible: { status: 422, title: 'The person may not request this bundle' },
   hold_closed: { status: 409, title: 'The hold has already been decided' },
   duration_too_long: { status: 422, title: 'The requested duration exceeds the bundle maximum' },
+  plan_running: { status: 409, title: 'The plan is executing; retry when it has finished' },
+  plan_not_retryable: { status: 409, title: 'Only a plan that completed with failures can be retried' },
+  callback_token_invalid: { status: 401, title: 'The callback token is not one Portal issued for this step' },
+  callback_token_used: { status: 409, title: 'The callback token has been used already' },
+  callback_token_expired: { status: 410, title: 'The step stopped waiting for this callback' },
+  connector_kind_unknown: { status: 422, title: 'Portal has no connector of this kind' },
+  capability_not_supported: { status: 422, title: 'The target does not support this operation' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
 } as const satisfies Record<string, { status: number; title: string }>;

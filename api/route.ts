@@ -43,9 +43,10 @@ export interface RouteDef<P extends AnyObject = AnyObject, Q extends AnyObject =
   tenantScoped: boolean;
   /**
    * How callers prove who they are: a bearer API token (the default), or an HMAC signature over the raw
-   * body with the tenant's HR webhook secret (HR systems do not hold API tokens).
+   * body with the tenant's HR webhook secret (HR systems do not hold API tokens), or a plan step's signed
+   * single-use callback token in the body (checked by the handler: vendors and ticket systems hold no token).
    */
-  auth?: 'bearer' | 'hr_signature';
+  auth?: 'bearer' | 'hr_signature' | 'callback_token';
   /** `json` (the default) or `text` (CSV / JSON lines, parsed by the handler). */
   bodyType?: 'json' | 'text';
   params?: P;

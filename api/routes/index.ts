@@ -3,10 +3,12 @@ import { accessRoutes } from './access';
 import { apiTokenRoutes } from './api-tokens';
 import { applicationRoutes, roleRoutes } from './applications';
 import { bundleRoutes } from './bundles';
+import { connectorRoutes } from './connectors';
 import { groupRoutes } from './groups';
 import { hrRoutes } from './hr';
 import { lifecycleRoutes } from './lifecycle';
 import { peopleRoutes } from './people';
+import { planRoutes } from './plans';
 import { profileRoutes } from './profiles';
 import { requestRoutes } from './requests';
 import { tenantRoutes } from './tenants';
@@ -15,4 +17,5 @@ import { tenantRoutes } from './tenants';
 export const allRoutes: readonly RouteDef[] = [
   ...tenantRoutes, ...apiTokenRoutes, ...peopleRoutes, ...groupRoutes, ...roleRoutes, ...applicationRoutes, ...accessRoutes,
   ...bundleRoutes, ...requestRoutes, ...hrRoutes, ...lifecycleRoutes, ...profileRoutes,
+  ...connectorRoutes, ...planRoutes,
 ];

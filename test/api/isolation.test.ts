@@ -20,14 +20,15 @@ describe('tenant isolation and permissions', () => {
   });
   after(async () => w.stop());
 
-  // Signature-authenticated routes (the HR webhook) have their own refusal tests in test/api/hr.test.ts.
-  const signed = allRoutes.filter((r) => r.auth === 'hr_signature');
-  const tenantScoped = allRoutes.filter((r) => r.tenantScoped && r.auth !== 'hr_signature');
-  const global = allRoutes.filter((r) => !r.tenantScoped);
+  // Signature-authenticated routes (the HR webhook) have their own refusal tests in test/api/hr.test.ts, and
+  // the plan-step callback (authenticated by its single-use token) in test/api/plans.test.ts.
+  const signed = allRoutes.filter((r) => r.auth === 'hr_signature' || r.auth === 'callback_token');
+  const tenantScoped = allRoutes.filter((r) => r.tenantScoped && r.auth === undefined);
+  const global = allRoutes.filter((r) => !r.tenantScoped && r.auth === undefined);
 
   it('should cover every endpoint of the API', () => {
     expect(tenantScoped.length + global.length + signed.length).to.equal(allRoutes.length);
-    expect(global.map((r) => `${r.method} ${r.path}`)).to.have.members(['get /v1/whoami', 'post /v1/tenants', 'get /v1/tenants']);
+    expect(global.map((r) => `${r.method} ${r.path}`)).to.have.members(['get /v1/whoami', 'post /v1/tenants', 'get /v1/tenants', 'get /v1/connector-kinds']);
   });
 
   for (const route of tenantScoped) {
