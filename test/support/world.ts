@@ -20,8 +20,9 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function createWorld(): Promise<World> {
-  const worker = await startWorker();
+/** Builds the world; `connectorKinds` names the connector workers to run next to the governance worker. */
+export async function createWorld(options: { connectorKinds?: string[] } = {}): Promise<World> {
+  const worker = await startWorker(undefined, { connectorKinds: options.connectorKinds ?? [] });
   const api = await startApi(worker.taskQueue);
   const [operator, acme, globex, vendor] = await Promise.all([
     seedTenant('operator'), seedTenant('customer', 'acme'), seedTenant('customer', 'globex'), seedTenant('vendor'),
