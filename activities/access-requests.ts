@@ -1,14 +1,16 @@
 import type { Db, Executor } from '../db/database';
-import { lockTenantAccess, revokeEdgesBySourceRef } from '../db/repositories/access-edges';
+import { lockTenantAccess, revokeEdge, revokeEdgesBySourceRef } from '../db/repositories/access-edges';
+import { type NativeOutcome, recordRequestPlan, type RequestPlan } from '../db/repositories/grant-plans';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
-  appendRequestEvent, type DecisionRecord, type GrantInput, grantApprovedRequest, lockRequest, recordSubmittedRequest, requestGrantRef, writeDecision,
+  appendRequestEvent, type DecisionRecord, type GrantInput, type GrantResult, grantApprovedRequest, lockRequest, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
+  writeDecision,
 } from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { missingPersonIds } from '../db/repositories/people';
 import { ApplicationFailure } from '@temporalio/activity';
-import { type ApproverSpec, eligibleApprovers, type Quorum } from '../workflows/access-policy';
+import { type ApproverSpec, type BundleItem, eligibleApprovers, isNativeItem, type Quorum } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput, type RequestStatus } from '../workflows/access-request.types';
 import { FailureTypes } from '../workflows/failures';
 
@@ -122,22 +124,35 @@ export function accessRequestActivities(db: Db) {
     },
 
     /** Approves and grants the bundle (see grantApprovedRequest); a retry after a commit returns the recorded grant. */
-    async grantBundle(input: GrantInput): Promise<{ grantedAt: string; expiresAt: string | null }> {
+    async grantBundle(input: GrantInput): Promise<GrantResult> {
       return db.transaction().execute((tx) => grantApprovedRequest(tx, input));
     },
 
     /** Revokes what a request granted (at expiry), with evidence; revoking again changes nothing. */
-    async revokeGrant(input: RequestRef & { beneficiaryPersonId: string }): Promise<void> {
-      await db.transaction().execute(async (tx) => {
+    async revokeGrant(input: RequestRef & { beneficiaryPersonId: string; items?: BundleItem[] }): Promise<RequestPlan | null> {
+      return db.transaction().execute(async (tx) => {
         const request = await requireRequest(tx, input);
-        if (request.status === 'revoked') return;
+        if (request.status === 'revoked') return recordedRequestPlan(tx, input.tenantId, input.requestId, 'revoke');
         await lockTenantAccess(tx, input.tenantId);
-        const edgesRevoked = await revokeEdgesBySourceRef(tx, input.tenantId, requestGrantRef(input.requestId));
+        // Item by item when the items are known (the revocation's plan records each), then anything else
+        // the request granted.
+        const native: NativeOutcome[] = [];
+        for (const item of input.items ?? []) {
+          if (!isNativeItem(item)) continue;
+          const n = await revokeEdge(tx, { tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id, sourceRef: requestGrantRef(input.requestId) });
+          native.push({ item, changed: n > 0 });
+        }
+        const edgesRevoked = native.filter((n) => n.changed).length + await revokeEdgesBySourceRef(tx, input.tenantId, requestGrantRef(input.requestId));
         await syncDerivedGroupEdges(tx, input.tenantId, [input.beneficiaryPersonId]);
         await tx.updateTable('access_requests').set({ status: 'revoked', updated_at: new Date() }).where('id', '=', input.requestId).execute();
         await appendRequestEvent(tx, {
           ...input, kind: 'revoked', stage: null, actor: workflowActor(input.requestId), dedupeKey: 'revoked',
           details: { reason: 'expired', edgesRevoked },
+        });
+        if (!input.items) return null;
+        return recordRequestPlan(tx, {
+          tenantId: input.tenantId, requestId: input.requestId, personId: input.beneficiaryPersonId, items: input.items, native, direction: 'revoke',
+          actor: workflowActor(input.requestId),
         });
       });
     },

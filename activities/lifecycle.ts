@@ -9,7 +9,7 @@ import { currentTemplate, personIdForEmployee, setHrEventStatus, templateVersion
 import { newId } from '../db/repositories/ids';
 import { applyProfileObservation } from '../db/repositories/profiles';
 import type { HrEventStatus } from '../db/tables/hr-lifecycle';
-import { evaluateEligibility } from '../workflows/access-policy';
+import { evaluateEligibility, isNativeItem } from '../workflows/access-policy';
 import { FailureTypes } from '../workflows/failures';
 import {
   type HrEventPayload, type LifecycleKind, type LifecycleRunStep, type LifecycleStep, type LifecycleTemplateDefinition, lifecycleWorkflowId,
@@ -38,7 +38,8 @@ async function desiredBirthright(tx: Executor, ref: PersonRef): Promise<Map<stri
   for (const rule of definition.birthright) {
     if (!evaluateEligibility(rule.when, facts).eligible) continue;
     const bundle = await getBundle(tx, ref.tenantId, rule.bundleId);
-    if (bundle) desired.set(rule.bundleId, bundle.definition.items);
+    // Downstream (connector) items of birthright bundles are not provisioned by lifecycle runs yet.
+    if (bundle) desired.set(rule.bundleId, bundle.definition.items.filter(isNativeItem));
   }
   return desired;
 }

@@ -7,9 +7,26 @@
 export type TargetKind = 'role' | 'group' | 'application';
 
 /** One Portal-native target a bundle grants. */
-export interface BundleItem {
+export interface NativeBundleItem {
   kind: TargetKind;
   id: string;
+}
+
+/**
+ * A downstream target a bundle grants through a connector instance (`id`): membership of the vendor group
+ * `ref`, or the vendor assignment (licence, organization) `ref`. Granting provisions the account first.
+ */
+export interface ConnectorBundleItem {
+  kind: 'connector_group' | 'connector_assignment';
+  id: string;
+  ref: string;
+}
+
+export type BundleItem = NativeBundleItem | ConnectorBundleItem;
+
+/** Whether an item is a Portal-native target (written as an access edge in Portal's own database). */
+export function isNativeItem(item: BundleItem): item is NativeBundleItem {
+  return item.kind === 'role' || item.kind === 'group' || item.kind === 'application';
 }
 
 /** Who approves a stage. Groups are expanded with nested groups; manager is the beneficiary's. */

@@ -4,7 +4,10 @@ import { appendAudit } from '../../db/repositories/audit';
 import { type CatalogTable, missingCatalogIds } from '../../db/repositories/catalog';
 import type { Executor } from '../../db/database';
 import { missingPersonIds } from '../../db/repositories/people';
-import { type BundleDefinition, type EligibilityRule, evaluateEligibility } from '../../workflows/access-policy';
+import { capabilitiesOf } from '../../connectors/capabilities';
+import { connectorPlugin } from '../../connectors/registry';
+import { getConnectorInstance } from '../../db/repositories/connector-instances';
+import { type BundleDefinition, type EligibilityRule, evaluateEligibility, isNativeItem } from '../../workflows/access-policy';
 import { actorOf, type Caller } from '../context';
 import { ApiError, type FieldError } from '../problems';
 import { defineRoute } from '../route';
@@ -50,7 +53,11 @@ export const bundleDefinitionSchema = z.strictObject({
   name,
   description,
   ownerPersonId: uuid,
-  items: z.array(z.strictObject({ kind: z.enum(['role', 'group', 'application']), id: uuid })).min(1).max(50),
+  items: z.array(z.union([
+    z.strictObject({ kind: z.enum(['role', 'group', 'application']), id: uuid }),
+    // A downstream target through a connector instance (`id`): the vendor group or assignment `ref`.
+    z.strictObject({ kind: z.enum(['connector_group', 'connector_assignment']), id: uuid, ref: z.string().min(1).max(256) }),
+  ])).min(1).max(50),
   maxDurationSeconds: seconds.nullable().optional(),
   eligibility: z.array(eligibilityRuleSchema).max(20).default([]),
   policy: z.strictObject({ stages: z.array(stageSchema).min(1).max(10), approverOncePerRequest: z.boolean().default(false) }),
@@ -74,6 +81,15 @@ async function referenceErrors(db: Executor, tenantId: string, def: BundleDefini
   const groups = new Map<string, string>();
   const tables: Record<string, CatalogTable> = { role: 'roles', group: 'groups', application: 'applications' };
   for (const [i, item] of def.items.entries()) {
+    if (!isNativeItem(item)) {
+      const instance = await getConnectorInstance(db, tenantId, item.id);
+      const plugin = instance ? connectorPlugin(instance.kind) : null;
+      if (!instance || !plugin) errors.push({ path: `body.items[${i}].id`, message: `no connector ${item.id} in this tenant` });
+      else if (!capabilitiesOf(plugin).includes(item.kind === 'connector_group' ? 'group_membership' : 'assignments')) {
+        errors.push({ path: `body.items[${i}].kind`, message: `${instance.kind} does not support ${item.kind}` });
+      }
+      continue;
+    }
     if ((await missingCatalogIds(db, tables[item.kind] as CatalogTable, tenantId, [item.id])).length > 0) {
       errors.push({ path: `body.items[${i}].id`, message: `no ${item.kind} ${item.id} in this tenant` });
     }

@@ -19,6 +19,7 @@ import type { ApiDeps, Caller } from '../context';
 import { ApiError, type ProblemCode, ProblemCodes } from '../problems';
 import { defineRoute } from '../route';
 import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
+import { startPlanRound } from '../plan-execution';
 import { beneficiaryOf } from './bundles';
 
 const requestSchema = z.object({
@@ -195,8 +196,15 @@ export const requestRoutes = [
       // grant as well, so a failure here loses nothing; the second commit finds it done).
       if (result.grant) {
         const grant = result.grant;
-        await deps.db.transaction().execute((tx) => grantApprovedRequest(tx, grant))
+        const committed = await deps.db.transaction().execute((tx) => grantApprovedRequest(tx, grant))
           .catch((err: unknown) => log.warn({ err, requestId: request.id }, 'grant left to the workflow'));
+        // Downstream provisioning starts now, off the response path; the request's run starts the same
+        // plan after its grace period in case this does not.
+        const plan = committed ? committed.plan : null;
+        if (plan?.needsExecution) {
+          void startPlanRound(deps.temporal, { tenantId: tenant.id, planId: plan.planId, round: 1, origin: 'access_request' })
+            .catch((err: unknown) => log.warn({ err, planId: plan.planId }, 'plan start left to the request workflow'));
+        }
       }
       return { status: 200, body: await detail(deps, (await getRequest(deps.db, tenant.id, request.id)) as AccessRequest) };
     },

@@ -1,12 +1,14 @@
 import { sql } from 'kysely';
-import type { BundleItem } from '../../workflows/access-policy';
+import { type BundleItem, isNativeItem } from '../../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput, type RequestStatus } from '../../workflows/access-request.types';
 import { grantEdge, lockTenantAccess } from './access-edges';
 import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
 import type { AccessRequestRow } from '../tables/access-requests';
 import { type Actor, appendAudit } from './audit';
+import { type NativeOutcome, recordRequestPlan, type RequestPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
+import { planWorkflowId } from './plans';
 import { decodeCursor, type Page, toPage } from './pagination';
 
 export interface AccessRequest {
@@ -200,6 +202,22 @@ export async function writeDecision(tx: Executor, input: DecisionRecord): Promis
   });
 }
 
+export interface GrantResult {
+  grantedAt: string;
+  expiresAt: string | null;
+  /** The grant's provisioning plan (null for a grant recorded before plans existed). */
+  plan: RequestPlan | null;
+}
+
+/** The plan recorded for a request's grant or revocation, or null. */
+export async function recordedRequestPlan(db: Executor, tenantId: string, requestId: string, direction: 'grant' | 'revoke'): Promise<RequestPlan | null> {
+  const planId = requestPlanId(requestId, direction);
+  const steps = await db.selectFrom('provisioning_plan_steps').select('target_system').where('tenant_id', '=', tenantId).where('plan_id', '=', planId).execute();
+  const plan = await db.selectFrom('provisioning_plans').select('id').where('id', '=', planId).executeTakeFirst();
+  if (!plan) return null;
+  return { planId, workflowId: planWorkflowId(planId), needsExecution: steps.some((s) => s.target_system === 'connector') };
+}
+
 /** What granting an approved request needs. */
 export interface GrantInput {
   tenantId: string;
@@ -219,22 +237,28 @@ export interface GrantInput {
  * once: the API runs it as soon as the approving Update answers, and the request's workflow runs it too
  * (in case the API did not); whichever comes second finds the grant recorded and returns it.
  */
-export async function grantApprovedRequest(tx: Executor, input: GrantInput): Promise<{ grantedAt: string; expiresAt: string | null }> {
+export async function grantApprovedRequest(tx: Executor, input: GrantInput): Promise<GrantResult> {
   const request = await lockRequest(tx, input.tenantId, input.requestId);
   if (!request) throw new Error(`access request ${input.requestId} is not recorded`);
   if (input.decision) await writeDecision(tx, input.decision);
   if (request.status === 'granted' || request.status === 'revoked') {
-    return { grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null };
+    return {
+      grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null,
+      plan: await recordedRequestPlan(tx, input.tenantId, input.requestId, 'grant'),
+    };
   }
   const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
   await appendRequestEvent(tx, { ...input, kind: 'approved', stage: input.stage, actor, dedupeKey: 'approved' });
   await lockTenantAccess(tx, input.tenantId);
   let edgesCreated = 0;
+  const native: NativeOutcome[] = [];
   for (const item of input.items) {
+    if (!isNativeItem(item)) continue;
     const { created } = await grantEdge(tx, {
       tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id,
       source: 'iga_grant', trust: 'governed', sourceRef: requestGrantRef(input.requestId),
     });
+    native.push({ item, changed: created });
     if (created) edgesCreated += 1;
   }
   if (input.items.some((i) => i.kind === 'group')) await syncDerivedGroupEdges(tx, input.tenantId, [input.beneficiaryPersonId]);
@@ -246,5 +270,9 @@ export async function grantApprovedRequest(tx: Executor, input: GrantInput): Pro
     ...input, kind: 'granted', stage: null, actor, dedupeKey: 'granted',
     details: { items: input.items, edgesCreated, expiresAt: expiresAt?.toISOString() ?? null },
   });
-  return { grantedAt: grantedAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null };
+  // The grant's provisioning plan, in the same transaction: its Portal-native steps are the edges above.
+  const plan = await recordRequestPlan(tx, {
+    tenantId: input.tenantId, requestId: input.requestId, personId: input.beneficiaryPersonId, items: input.items, native, direction: 'grant', actor,
+  });
+  return { grantedAt: grantedAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null, plan };
 }
