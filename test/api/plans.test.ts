@@ -108,8 +108,10 @@ describe('provisioning plans API', () => {
       expect(second.status).to.equal(202);
       expect(second.body.id).to.equal(first.body.id);
       const done = await planSettles(w, w.acme.id, first.body.id);
-      // Everything was already in place: the plan's steps say so.
-      expect(done.body.evidence.map((e: { outcome: string }) => e.outcome)).to.deep.equal(['already_in_state', 'already_in_state']);
+      // One plan, executed once: one piece of evidence per step.
+      expect(done.body.evidence.map((e: { stepKey: string }) => e.stepKey)).to.deep.equal(['join', 'role']);
+      const rows = await testEnv().db.selectFrom('provisioning_plans').select('id').where('id', '=', first.body.id).execute();
+      expect(rows).to.have.length(1);
     });
 
     it('should list plans by origin, status and target', async () => {
