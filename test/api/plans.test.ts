@@ -4,15 +4,8 @@ import { canonicalJson } from '../../db/repositories/canonical-json';
 import { createHash } from 'node:crypto';
 import { testEnv } from '../support/env';
 import { type ApiResponse, eventually, seedPerson } from '../support/fixtures';
+import { planSettles } from '../support/plans';
 import { createWorld, type World } from '../support/world';
-
-/** Polls a plan until its status is one of `statuses`. */
-export async function planSettles(w: World, tenantId: string, planId: string, statuses = ['completed', 'completed_with_failures'], timeoutMs = 30_000): Promise<ApiResponse> {
-  return eventually(async () => {
-    const res = await w.asOperator.get(`/v1/tenants/${tenantId}/plans/${planId}`);
-    return statuses.includes(res.body.status) ? res : undefined;
-  }, timeoutMs, `plan ${planId} to reach ${statuses.join('/')}`);
-}
 
 /** The callback token delivered through the outbox for a step's round. */
 async function deliveredToken(planId: string, stepKey: string, count = 1): Promise<string> {
@@ -54,7 +47,7 @@ describe('provisioning plans API', () => {
       expect(res.headers.get('location')).to.equal(`${base}/${res.body.id}`);
       expect(res.body.workflowId).to.equal(`plan:${res.body.id}`);
       planId = res.body.id;
-      settled = await planSettles(w, w.acme.id, planId);
+      settled = await planSettles(w.asOperator, w.acme.id, planId);
     });
 
     it('should execute the steps in dependency order and record evidence for each', () => {
@@ -107,7 +100,7 @@ describe('provisioning plans API', () => {
       const second = await w.asAcme.post(base, { reason: 'repeat', steps: nativeSteps() }, { 'idempotency-key': key });
       expect(second.status).to.equal(202);
       expect(second.body.id).to.equal(first.body.id);
-      const done = await planSettles(w, w.acme.id, first.body.id);
+      const done = await planSettles(w.asOperator, w.acme.id, first.body.id);
       // One plan, executed once: one piece of evidence per step.
       expect(done.body.evidence.map((e: { stepKey: string }) => e.stepKey)).to.deep.equal(['join', 'role']);
       const rows = await testEnv().db.selectFrom('provisioning_plans').select('id').where('id', '=', first.body.id).execute();
@@ -173,7 +166,7 @@ describe('provisioning plans API', () => {
       expect(replay.status).to.equal(409);
       expect(replay.body.code).to.equal('callback_token_used');
 
-      const done = await planSettles(w, w.acme.id, planId);
+      const done = await planSettles(w.asOperator, w.acme.id, planId);
       expect(done.body.status).to.equal('completed');
       const laptop = (done.body.evidence as { stepKey: string; outcome: string; detail: { callback?: unknown } }[]).filter((e) => e.stepKey === 'laptop');
       expect(laptop.map((e) => e.outcome)).to.deep.equal(['awaiting_callback', 'applied']);
@@ -190,7 +183,7 @@ describe('provisioning plans API', () => {
       const created = await w.asAcme.post(base, { reason: 'late laptop', steps: manual(2) });
       const planId = created.body.id;
       const token = await deliveredToken(planId, 'laptop');
-      const done = await planSettles(w, w.acme.id, planId);
+      const done = await planSettles(w.asOperator, w.acme.id, planId);
       expect(done.body.status).to.equal('completed_with_failures');
       expect(done.body.failed).to.deep.equal(['laptop']);
       expect(done.body.steps[2].state).to.equal('unverifiable');
@@ -205,7 +198,7 @@ describe('provisioning plans API', () => {
       const secondToken = await deliveredToken(planId, 'laptop', 2);
       expect(secondToken).not.to.equal(token);
       await eventually(async () => ((await callback(planId, 'laptop', secondToken)).status === 200 ? true : undefined));
-      const after = await planSettles(w, w.acme.id, planId, ['completed']);
+      const after = await planSettles(w.asOperator, w.acme.id, planId, ['completed']);
       expect(after.body.round).to.equal(2);
       const evidence = after.body.evidence as { stepKey: string; outcome: string; round: number }[];
       // The steps that had succeeded did not run again; the failed one has both rounds' evidence.
