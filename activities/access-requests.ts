@@ -1,6 +1,6 @@
 import type { Db, Executor } from '../db/database';
 import { lockTenantAccess, revokeEdge, revokeEdgesBySourceRef } from '../db/repositories/access-edges';
-import { type NativeOutcome, recordRequestPlan, type RequestPlan } from '../db/repositories/grant-plans';
+import { recordRequestPlan, type RecordedPlan } from '../db/repositories/grant-plans';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
   appendRequestEvent, type DecisionRecord, type GrantInput, type GrantResult, grantApprovedRequest, lockRequest, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
@@ -129,14 +129,14 @@ export function accessRequestActivities(db: Db) {
     },
 
     /** Revokes what a request granted (at expiry), with evidence; revoking again changes nothing. */
-    async revokeGrant(input: RequestRef & { beneficiaryPersonId: string; items?: BundleItem[] }): Promise<RequestPlan | null> {
+    async revokeGrant(input: RequestRef & { beneficiaryPersonId: string; items?: BundleItem[] }): Promise<RecordedPlan | null> {
       return db.transaction().execute(async (tx) => {
         const request = await requireRequest(tx, input);
-        if (request.status === 'revoked') return recordedRequestPlan(tx, input.tenantId, input.requestId, 'revoke');
+        if (request.status === 'revoked') return recordedRequestPlan(tx, input.requestId, 'revoke');
         await lockTenantAccess(tx, input.tenantId);
         // Item by item when the items are known (the revocation's plan records each), then anything else
         // the request granted.
-        const native: NativeOutcome[] = [];
+        const native: { item: BundleItem; changed: boolean }[] = [];
         for (const item of input.items ?? []) {
           if (!isNativeItem(item)) continue;
           const n = await revokeEdge(tx, { tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id, sourceRef: requestGrantRef(input.requestId) });

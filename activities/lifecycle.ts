@@ -6,10 +6,14 @@ import { eligibilityFacts, getBundle, managerOf } from '../db/repositories/acces
 import { type Actor, appendAudit } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { currentTemplate, personIdForEmployee, setHrEventStatus, templateVersion } from '../db/repositories/hr';
-import { newId } from '../db/repositories/ids';
+import {
+  type AppliedStep, downstreamAccountsOf, downstreamGrantSteps, downstreamRevokeSteps, nativeAccessStep, recordDerivedPlan, type RecordedPlan, recordedPlan,
+} from '../db/repositories/grant-plans';
+import { idFromKey, newId } from '../db/repositories/ids';
+import type { PlanStepInput } from '../db/repositories/plans';
 import { applyProfileObservation } from '../db/repositories/profiles';
 import type { HrEventStatus } from '../db/tables/hr-lifecycle';
-import { evaluateEligibility, isNativeItem } from '../workflows/access-policy';
+import { type BundleItem, type ConnectorBundleItem, evaluateEligibility, isNativeItem } from '../workflows/access-policy';
 import { FailureTypes } from '../workflows/failures';
 import {
   type HrEventPayload, type LifecycleKind, type LifecycleRunStep, type LifecycleStep, type LifecycleTemplateDefinition, lifecycleWorkflowId,
@@ -30,26 +34,72 @@ async function appendRunStep(tx: Executor, runId: string, entry: LifecycleRunSte
     .where('id', '=', runId).execute();
 }
 
-/** Desired birthright bundles for a person under the joiner template's rules. */
-async function desiredBirthright(tx: Executor, ref: PersonRef): Promise<Map<string, { kind: 'role' | 'group' | 'application'; id: string }[]>> {
+/** Desired birthright bundles' items for a person under the joiner template's rules. */
+async function desiredBirthright(tx: Executor, ref: PersonRef): Promise<Map<string, BundleItem[]>> {
   const { definition } = await currentTemplate(tx, ref.tenantId, 'joiner');
   const facts = await eligibilityFacts(tx, ref.tenantId, ref.personId);
-  const desired = new Map<string, { kind: 'role' | 'group' | 'application'; id: string }[]>();
+  const desired = new Map<string, BundleItem[]>();
   for (const rule of definition.birthright) {
     if (!evaluateEligibility(rule.when, facts).eligible) continue;
     const bundle = await getBundle(tx, ref.tenantId, rule.bundleId);
-    // Downstream (connector) items of birthright bundles are not provisioned by lifecycle runs yet.
-    if (bundle) desired.set(rule.bundleId, bundle.definition.items.filter(isNativeItem));
+    if (bundle) desired.set(rule.bundleId, bundle.definition.items);
   }
   return desired;
 }
 
-/** Brings a person's birthright edges to the desired set: grant what is missing; with `revoke`, remove the rest. */
-async function reconcileBirthright(tx: Executor, ref: PersonRef, revoke: boolean): Promise<{ granted: string[]; revoked: string[] }> {
+const itemKey = (i: ConnectorBundleItem) => `${i.id}|${i.kind}|${i.ref}`;
+
+/**
+ * The downstream birthright items a person holds: what the plans of their lifecycle runs added and did not
+ * later remove (each step counted once it succeeded).
+ */
+async function heldDownstreamBirthright(tx: Executor, ref: PersonRef): Promise<Map<string, ConnectorBundleItem>> {
+  const rows = await tx.selectFrom('provisioning_plan_steps as s')
+    .innerJoin('provisioning_plans as p', 'p.id', 's.plan_id')
+    .select(['s.connector_instance_id', 's.operation', 's.parameters', 'p.created_at'])
+    .where('p.tenant_id', '=', ref.tenantId).where('p.origin_kind', '=', 'lifecycle_run')
+    .where('p.origin_id', 'in', tx.selectFrom('lifecycle_runs').select(sql<string>`id::text`.as('id')).where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId))
+    .where('s.target_system', '=', 'connector').where('s.operation', 'in', ['add_to_group', 'remove_from_group', 'assign', 'unassign'])
+    .where((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select(sql`1`.as('one'))
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', ['applied', 'already_in_state'])))
+    .orderBy('p.created_at').orderBy('s.ordinal').execute();
+  const held = new Map<string, ConnectorBundleItem>();
+  for (const r of rows) {
+    const params = r.parameters as { group?: string; assignment?: string };
+    const item: ConnectorBundleItem = params.group !== undefined
+      ? { kind: 'connector_group', id: r.connector_instance_id as string, ref: params.group }
+      : { kind: 'connector_assignment', id: r.connector_instance_id as string, ref: params.assignment as string };
+    if (r.operation === 'add_to_group' || r.operation === 'assign') held.set(itemKey(item), item);
+    else held.delete(itemKey(item));
+  }
+  return held;
+}
+
+interface BirthrightChange {
+  granted: string[];
+  revoked: string[];
+  /** The Portal-native changes, as applied plan steps. */
+  applied: AppliedStep[];
+  /** Downstream steps for the plan workflow. */
+  downstream: PlanStepInput[];
+}
+
+/**
+ * Brings a person's birthright access to the desired set: grant what is missing; with `revoke` (a mover),
+ * remove the rest. Portal-native edges change in this transaction; downstream memberships and assignments
+ * become plan steps.
+ */
+async function reconcileBirthright(tx: Executor, ref: PersonRef, revoke: boolean): Promise<BirthrightChange> {
   await lockTenantAccess(tx, ref.tenantId);
   const desired = await desiredBirthright(tx, ref);
   const want = new Map<string, { bundleId: string; kind: 'role' | 'group' | 'application'; id: string }>();
-  for (const [bundleId, items] of desired) for (const item of items) want.set(`${birthrightRef(bundleId)}|${item.kind}|${item.id}`, { bundleId, ...item });
+  const wantDownstream = new Map<string, ConnectorBundleItem>();
+  for (const [bundleId, items] of desired) {
+    for (const item of items) {
+      if (isNativeItem(item)) want.set(`${birthrightRef(bundleId)}|${item.kind}|${item.id}`, { bundleId, ...item });
+      else wantDownstream.set(itemKey(item), item);
+    }
+  }
   const live = await tx.selectFrom('access_edges').select(['id', 'source_ref', 'target_kind', 'target_id'])
     .where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId).where('revoked_at', 'is', null)
     .where('source_ref', 'like', 'birthright:%').execute();
@@ -60,13 +110,38 @@ async function reconcileBirthright(tx: Executor, ref: PersonRef, revoke: boolean
     else if (revoke) revoked.push(e.id);
   }
   if (revoked.length > 0) await tx.updateTable('access_edges').set({ revoked_at: new Date() }).where('id', 'in', revoked).execute();
+  const applied: AppliedStep[] = [];
+  for (const e of live.filter((x) => revoked.includes(x.id))) {
+    applied.push({ step: nativeAccessStep(`revoke-${applied.length + 1}`, false, { kind: e.target_kind, id: e.target_id }, ref.personId, e.source_ref), changed: true });
+  }
   const granted: string[] = [];
   for (const w of want.values()) {
-    await grantEdge(tx, { tenantId: ref.tenantId, personId: ref.personId, targetKind: w.kind, targetId: w.id, source: 'iga_grant', trust: 'governed', sourceRef: birthrightRef(w.bundleId) });
+    const { created } = await grantEdge(tx, { tenantId: ref.tenantId, personId: ref.personId, targetKind: w.kind, targetId: w.id, source: 'iga_grant', trust: 'governed', sourceRef: birthrightRef(w.bundleId) });
+    applied.push({ step: nativeAccessStep(`grant-${applied.length + 1}`, true, w, ref.personId, birthrightRef(w.bundleId)), changed: created });
     granted.push(`${w.kind}:${w.id}`);
   }
   await syncDerivedGroupEdges(tx, ref.tenantId, [ref.personId]);
-  return { granted, revoked: live.filter((e) => revoked.includes(e.id)).map((e) => `${e.target_kind}:${e.target_id}`) };
+  const held = await heldDownstreamBirthright(tx, ref);
+  const toGrant = [...wantDownstream.values()].filter((i) => !held.has(itemKey(i)));
+  const toRevoke = revoke ? [...held.values()].filter((i) => !wantDownstream.has(itemKey(i))) : [];
+  const downstream = [
+    ...await downstreamRevokeSteps(tx, ref.tenantId, ref.personId, toRevoke, 'remove-'),
+    ...await downstreamGrantSteps(tx, ref.tenantId, ref.personId, toGrant, 'add-'),
+  ];
+  return {
+    granted: [...granted, ...toGrant.map((i) => `${i.kind}:${i.id}:${i.ref}`)],
+    revoked: [...live.filter((e) => revoked.includes(e.id)).map((e) => `${e.target_kind}:${e.target_id}`), ...toRevoke.map((i) => `${i.kind}:${i.id}:${i.ref}`)],
+    applied, downstream,
+  };
+}
+
+/** Downstream account steps (disable or delete) for every account Portal provisioned for the person. */
+async function downstreamAccountSteps(tx: Executor, ref: PersonRef, operation: 'disable_account' | 'delete_account'): Promise<PlanStepInput[]> {
+  const accounts = await downstreamAccountsOf(tx, ref.tenantId, ref.personId);
+  return accounts.map((a, i) => ({
+    key: `${operation}-${i + 1}`, target: { system: 'connector' as const, connectorInstanceId: a.connectorInstanceId, connectorKind: a.connectorKind },
+    operation, targetObject: a.userName, parameters: { userName: a.userName }, dependsOn: [], callbackDeadlineSeconds: null,
+  }));
 }
 
 async function setPersonStatus(tx: Executor, ref: PersonRef, status: 'active' | 'disabled' | 'deleted'): Promise<'applied' | 'already_in_state'> {
@@ -76,18 +151,36 @@ async function setPersonStatus(tx: Executor, ref: PersonRef, status: 'active' | 
 }
 
 /** Executes one template step, idempotently. */
-async function executeStep(tx: Executor, ref: PersonRef, runId: string, kind: LifecycleKind, step: LifecycleStep): Promise<{ outcome: LifecycleRunStep['outcome']; details: Record<string, unknown> }> {
+/** The plan a lifecycle run's step records (one per run and step). */
+export const lifecyclePlanId = (runId: string, step: LifecycleStep['type']) => idFromKey('plan:lifecycle_run', `${runId}:${step}`);
+
+async function executeStep(
+  tx: Executor, ref: PersonRef, runId: string, kind: LifecycleKind, step: LifecycleStep,
+): Promise<{ outcome: LifecycleRunStep['outcome']; details: Record<string, unknown>; plan?: RecordedPlan | null }> {
+  const record = (applied: AppliedStep[], downstream: PlanStepInput[], reason: string) => recordDerivedPlan(tx, {
+    planId: lifecyclePlanId(runId, step.type), tenantId: ref.tenantId, origin: { kind: 'lifecycle_run', id: runId }, reason, actor: actorOf(ref), applied, downstream,
+  });
   switch (step.type) {
     case 'activate':
       return { outcome: await setPersonStatus(tx, ref, 'active'), details: {} };
     case 'disable':
-      return { outcome: await setPersonStatus(tx, ref, 'disabled'), details: {} };
-    case 'delete':
-      return { outcome: await setPersonStatus(tx, ref, 'deleted'), details: {} };
+    case 'delete': {
+      // The identity in Portal, then every downstream account Portal provisioned for the person, in a plan.
+      const outcome = await setPersonStatus(tx, ref, step.type === 'disable' ? 'disabled' : 'deleted');
+      const downstream = await downstreamAccountSteps(tx, ref, step.type === 'disable' ? 'disable_account' : 'delete_account');
+      if (downstream.length === 0) return { outcome, details: {} };
+      const plan = await record([], downstream, `${kind}: ${step.type === 'disable' ? 'disable' : 'delete'} downstream accounts`);
+      return { outcome: 'applied', details: { planId: plan.planId, downstreamAccounts: downstream.length }, plan };
+    }
     case 'grant_birthright':
     case 'reconcile_birthright': {
       const result = await reconcileBirthright(tx, ref, step.type === 'reconcile_birthright');
-      return { outcome: result.granted.length + result.revoked.length > 0 ? 'applied' : 'already_in_state', details: result };
+      const changed = result.granted.length + result.revoked.length > 0;
+      // A mover's removals and grants, Portal-native and downstream, are one plan.
+      const plan = changed ? await record(result.applied, result.downstream, `${kind}: birthright access`) : null;
+      return {
+        outcome: changed ? 'applied' : 'already_in_state', details: { granted: result.granted, revoked: result.revoked, ...(plan ? { planId: plan.planId } : {}) }, plan,
+      };
     }
     case 'revoke_all_access': {
       await lockTenantAccess(tx, ref.tenantId);
@@ -191,13 +284,14 @@ export function lifecycleActivities(db: Db) {
     },
 
     /** Runs one step of a run and records its outcome; a step already recorded for the run is not repeated. */
-    async runLifecycleStep(input: PersonRef & { runId: string; kind: LifecycleKind; step: LifecycleStep }): Promise<void> {
-      await db.transaction().execute(async (tx) => {
+    async runLifecycleStep(input: PersonRef & { runId: string; kind: LifecycleKind; step: LifecycleStep }): Promise<RecordedPlan | null> {
+      return db.transaction().execute(async (tx) => {
         const run = await tx.selectFrom('lifecycle_runs').select('steps').where('id', '=', input.runId).forUpdate().executeTakeFirstOrThrow();
-        if (run.steps.some((s) => s.step === input.step.type)) return;
-        const { outcome, details } = await executeStep(tx, input, input.runId, input.kind, input.step);
+        if (run.steps.some((s) => s.step === input.step.type)) return recordedPlan(tx, lifecyclePlanId(input.runId, input.step.type));
+        const { outcome, details, plan } = await executeStep(tx, input, input.runId, input.kind, input.step);
         await appendRunStep(tx, input.runId, { step: input.step.type, at: new Date().toISOString(), outcome, details });
         await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: `lifecycle.${input.step.type}`, target: { kind: 'person', id: input.personId }, details: { runId: input.runId, kind: input.kind, outcome, ...details } });
+        return plan ?? null;
       });
     },
 

@@ -1,5 +1,5 @@
 /** Baseline workflows for benchmarks only (bundled by the bench worker, never by Portal's). */
-import { condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { condition, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
 
 export const echoUpdate = defineUpdate<number, [number]>('bench.echo');
 export const finishUpdate = defineUpdate<void, []>('bench.finish');
@@ -12,4 +12,11 @@ export async function benchEcho(): Promise<void> {
     done = true;
   });
   await condition(() => done);
+}
+
+const { benchNoopActivity } = proxyActivities<{ benchNoopActivity(): Promise<void> }>({ startToCloseTimeout: '10 seconds' });
+
+/** A workflow that runs one no-op activity: the baseline for plan throughput. */
+export async function benchNoop(): Promise<void> {
+  await benchNoopActivity();
 }

@@ -2,14 +2,14 @@
  * Records the event histories that the replay tests hold workflow code against. Run it after adding a
  * workflow or a new path through one, and commit the files; never re-record to make a replay test pass
  * (a failing replay means the change needs patched()).
- *   npm run histories:record
+ *   npm run histories:record [-- <workflow type> ...]   (only those types; default all)
  * It runs each scenario on a throwaway dev server and in-memory database, then writes
  * workflows/histories/<workflow>/<scenario>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle, WorkflowIdReusePolicy } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { migrateToLatest, openDatabase } from '../db/connect';
@@ -18,7 +18,8 @@ import { createBundle } from '../db/repositories/access-bundles';
 import { createCatalogObject } from '../db/repositories/catalog';
 import type { ApprovalStage, BundleDefinition } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
-import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, lifecycleStateQuery } from '../workflows/messages';
+import { insertPlan, type PlanStepInput, planWorkflowId } from '../db/repositories/plans';
+import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, lifecycleStateQuery, planStateQuery, stepCallbackUpdate } from '../workflows/messages';
 import { PortalBundleId, PortalPersonId, PortalStatus, PortalTenantId } from '../workflows/search-attributes';
 import { createTenant } from '../db/repositories/tenants';
 import { personIdForEmployee, putHrSettings } from '../db/repositories/hr';
@@ -63,7 +64,10 @@ async function main() {
     'failed-missing-group': { ...base, personId: randomUUID(), groupIds: [randomUUID()] },
   };
 
+  const only = process.argv.slice(2);
+  const want = (type: string) => only.length === 0 || only.includes(type);
   const save = async (type: string, name: string, handle: WorkflowHandle, waitForResult = true) => {
+    if (!want(type)) return;
     if (waitForResult) await handle.result().catch(() => undefined);
     const dir = join(historiesDir, type);
     mkdirSync(dir, { recursive: true });
@@ -169,6 +173,62 @@ async function main() {
   for (const [i, type] of (['hire', 'update', 'update'] as const).entries()) await continued.signal(hrEventSignal, hrEvent('R3', type, i * 100, { payGrade: `P${i}` }));
   await until(client.workflow.getHandle(continued.workflowId), (s) => s.eventsProcessed === 3);
   await save('lifecycle', 'continued-as-new', client.workflow.getHandle(continued.workflowId, continued.firstExecutionRunId), false);
+
+  // provisioningPlan: Portal-native steps; a callback completed; a callback never coming (unverifiable) with a
+  // dependent step blocked, then an operator's retry round completing it.
+  if (want('provisioningPlan')) {
+    const subject = await person('Plan Subject');
+    const role = (await createCatalogObject(db, 'roles', { tenantId: tenant.id, name: 'recorded-role', description: null }))!;
+    const native = (key: string) => [
+      { key: `${key}-join`, target: { system: 'portal' as const }, operation: 'add_to_group', targetObject: `group:${group.id}`, parameters: { personId: subject }, dependsOn: [], callbackDeadlineSeconds: null },
+      { key: `${key}-role`, target: { system: 'portal' as const }, operation: 'assign', targetObject: `role:${role.id}`, parameters: { personId: subject }, dependsOn: [`${key}-join`], callbackDeadlineSeconds: null },
+    ];
+    const manual = (key: string, deadline: number) => ({
+      key, target: { system: 'portal' as const }, operation: 'manual_task', targetObject: 'ticket:laptop', parameters: { instructions: 'Ship a laptop' }, dependsOn: [], callbackDeadlineSeconds: deadline,
+    });
+    const startPlan = async (steps: PlanStepInput[], round = 1, planId = randomUUID()) => {
+      if (round === 1) {
+        await db.transaction().execute((tx) => insertPlan(tx, {
+          id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: 'recorder' }, reason: 'recorded', createdBy: { kind: 'system', id: 'recorder' }, steps,
+        }));
+      }
+      const handle = await client.workflow.start('provisioningPlan', {
+        taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalStatus, value: 'running' }],
+      });
+      return { planId, handle };
+    };
+    const tokenOf = async (planId: string, stepKey: string, round: number) => {
+      for (;;) {
+        const row = await db.selectFrom('provisioning_callback_tokens').select('id').where('plan_id', '=', planId).where('step_key', '=', stepKey).where('round', '=', round).executeTakeFirst();
+        if (row) return row.id;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const awaiting = async (h: WorkflowHandle, stepKey: string) => {
+      for (;;) {
+        if ((await h.query(planStateQuery)).steps[stepKey]?.status === 'awaiting_callback') return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await save('provisioningPlan', 'native-completed', (await startPlan(native('a'))).handle);
+
+    const withCallback = await startPlan([...native('b'), manual('b-laptop', 600)]);
+    const tokenId = await tokenOf(withCallback.planId, 'b-laptop', 1);
+    await awaiting(withCallback.handle, 'b-laptop');
+    await withCallback.handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey: 'b-laptop', tokenId: randomUUID(), result: 'completed', detail: {} }] }).catch(() => undefined); // refused
+    await withCallback.handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey: 'b-laptop', tokenId, result: 'completed', detail: { ticket: 'INC-1' } }] });
+    await save('provisioningPlan', 'callback-completed', withCallback.handle);
+
+    const late = await startPlan([manual('c-laptop', 1), { ...native('c')[0]!, dependsOn: ['c-laptop'] }]);
+    await save('provisioningPlan', 'unverifiable-then-blocked', late.handle);
+    const retry = await startPlan([], 2, late.planId);
+    const retryToken = await tokenOf(late.planId, 'c-laptop', 2);
+    await awaiting(retry.handle, 'c-laptop');
+    await retry.handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey: 'c-laptop', tokenId: retryToken, result: 'completed', detail: {} }] });
+    await save('provisioningPlan', 'retry-round-completed', retry.handle);
+  }
 
   worker.shutdown();
   await running;

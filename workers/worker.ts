@@ -24,6 +24,11 @@ export interface WorkerDeps {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   /** Connector kinds to serve (default: every registered plugin). */
   connectorKinds?: string[];
+  /**
+   * Overrides every vendor's documented rate (benchmarks measure the engine against local fakes, not the
+   * vendors' limits). Never set in production.
+   */
+  connectorRateLimitPerSecond?: number;
 }
 
 /**
@@ -70,7 +75,7 @@ export async function createWorker(deps: WorkerDeps): Promise<PortalWorker> {
       ...common,
       taskQueue: connectorTaskQueue(deps.taskQueue, kind),
       activities: { executeConnectorStep: activities.executeConnectorStep },
-      maxTaskQueueActivitiesPerSecond: plugin.describe().rateLimitPerSecond,
+      maxTaskQueueActivitiesPerSecond: deps.connectorRateLimitPerSecond ?? plugin.describe().rateLimitPerSecond,
     }));
   }
   return new PortalWorker([governance, ...connectors]);

@@ -1,16 +1,14 @@
 import {
-  allHandlersFinished, ApplicationFailure, condition, ParentClosePolicy, patched, proxyLocalActivities, setHandler, sleep, startChild,
-  upsertSearchAttributes, WorkflowIdReusePolicy, workflowInfo,
+  allHandlersFinished, ApplicationFailure, condition, patched, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { decisionRefusal, requiredApprovals, stageOutcome } from './access-policy';
 import type { AccessRequestInput, AccessRequestState, CancelInput, GrantRequestInput, RequestStatus, StageState } from './access-request.types';
 import { LocalActivityProfiles } from './activity-options';
 import { FailureTypes } from './failures';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate } from './messages';
-import { provisioningPlan } from './provisioning-plan';
-import { PortalStatus, PortalTenantId } from './search-attributes';
+import { executePlan } from './plan-start';
+import { PortalStatus } from './search-attributes';
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities keep approve-to-grant close to
 // one Update round trip plus the commits themselves.
@@ -26,23 +24,6 @@ const API_GRANT_GRACE_MS = 2_000;
 /** Patch: grants and expiry revocations execute their provisioning plan (downstream systems). */
 const GRANT_THROUGH_PLAN = 'grant-through-plan';
 const REVOKE_THROUGH_PLAN = 'revoke-through-plan';
-
-/**
- * Starts round 1 of a plan as an abandoned child (it outlives this request's run). The API may have started
- * it already: that is the same plan, so "already started" is success.
- */
-async function executePlan(tenantId: string, plan: { planId: string; workflowId: string }): Promise<void> {
-  try {
-    await startChild(provisioningPlan, {
-      workflowId: plan.workflowId, args: [{ tenantId, planId: plan.planId, round: 1 }],
-      parentClosePolicy: ParentClosePolicy.ABANDON, workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [{ key: PortalTenantId, value: tenantId }, { key: PortalStatus, value: 'running' }],
-      memo: { kind: 'provisioning-plan', origin: 'access_request', round: 1 },
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-}
 
 function refuse(code: string): never {
   throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
@@ -184,14 +165,14 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     state.status = 'granted';
     state.currentStage = null;
     upsertSearchAttributes([{ key: PortalStatus, value: 'granted' }]);
-    if (patched(GRANT_THROUGH_PLAN) && grant.plan?.needsExecution) await executePlan(input.tenantId, grant.plan);
+    if (patched(GRANT_THROUGH_PLAN) && grant.plan?.needsExecution) await executePlan(input.tenantId, grant.plan, 'access_request');
     if (grant.expiresAt !== null) {
       // The grant is time-bound: this durable timer revokes it at the recorded expiry, whatever happens to
       // workers meanwhile.
       await sleep(Math.max(0, Date.parse(grant.expiresAt) - Date.now()));
       if (patched(REVOKE_THROUGH_PLAN)) {
         const plan = await revokeGrant({ ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items });
-        if (plan?.needsExecution) await executePlan(input.tenantId, plan);
+        if (plan?.needsExecution) await executePlan(input.tenantId, plan, 'access_request');
       } else {
         await revokeGrant({ ...base, beneficiaryPersonId: input.beneficiaryPersonId });
       }

@@ -1,5 +1,5 @@
 import {
-  allHandlersFinished, condition, continueAsNew, proxyLocalActivities, setHandler, uuid4, workflowInfo,
+  allHandlersFinished, condition, continueAsNew, patched, proxyLocalActivities, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { LocalActivityProfiles } from './activity-options';
@@ -8,6 +8,10 @@ import {
   moverAttributes,
 } from './lifecycle.types';
 import { hrEventSignal, kickoffSignal, lifecycleStateQuery } from './messages';
+import { executePlan } from './plan-start';
+
+/** Patch: lifecycle steps that change downstream systems start their provisioning plan. */
+const LIFECYCLE_PLANS = 'lifecycle-plans';
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities run them inside the workflow
 // task instead of a round trip through the task queue each, which multiplies intake throughput.
@@ -62,7 +66,9 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         await acts.recordRunStep({ ...ref, runId, step: 'wait', outcome: 'applied', details: { until: state.resume.dueAt } });
         return;
       }
-      await acts.runLifecycleStep({ ...ref, runId, kind, step });
+      const plan = await acts.runLifecycleStep({ ...ref, runId, kind, step });
+      // Downstream changes run in their own plan workflow, which outlives this step.
+      if (plan?.needsExecution && patched(LIFECYCLE_PLANS)) await executePlan(ref.tenantId, plan, 'lifecycle_run');
       if (step.type === 'activate') state.personState = 'active';
       if (step.type === 'disable') state.personState = 'disabled';
       if (step.type === 'delete') state.personState = 'deleted';

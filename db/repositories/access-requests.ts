@@ -6,9 +6,8 @@ import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
 import type { AccessRequestRow } from '../tables/access-requests';
 import { type Actor, appendAudit } from './audit';
-import { type NativeOutcome, recordRequestPlan, type RequestPlan, requestPlanId } from './grant-plans';
+import { recordedPlan, recordRequestPlan, type RecordedPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
-import { planWorkflowId } from './plans';
 import { decodeCursor, type Page, toPage } from './pagination';
 
 export interface AccessRequest {
@@ -206,16 +205,12 @@ export interface GrantResult {
   grantedAt: string;
   expiresAt: string | null;
   /** The grant's provisioning plan (null for a grant recorded before plans existed). */
-  plan: RequestPlan | null;
+  plan: RecordedPlan | null;
 }
 
 /** The plan recorded for a request's grant or revocation, or null. */
-export async function recordedRequestPlan(db: Executor, tenantId: string, requestId: string, direction: 'grant' | 'revoke'): Promise<RequestPlan | null> {
-  const planId = requestPlanId(requestId, direction);
-  const steps = await db.selectFrom('provisioning_plan_steps').select('target_system').where('tenant_id', '=', tenantId).where('plan_id', '=', planId).execute();
-  const plan = await db.selectFrom('provisioning_plans').select('id').where('id', '=', planId).executeTakeFirst();
-  if (!plan) return null;
-  return { planId, workflowId: planWorkflowId(planId), needsExecution: steps.some((s) => s.target_system === 'connector') };
+export async function recordedRequestPlan(db: Executor, requestId: string, direction: 'grant' | 'revoke'): Promise<RecordedPlan | null> {
+  return recordedPlan(db, requestPlanId(requestId, direction));
 }
 
 /** What granting an approved request needs. */
@@ -244,14 +239,14 @@ export async function grantApprovedRequest(tx: Executor, input: GrantInput): Pro
   if (request.status === 'granted' || request.status === 'revoked') {
     return {
       grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null,
-      plan: await recordedRequestPlan(tx, input.tenantId, input.requestId, 'grant'),
+      plan: await recordedRequestPlan(tx, input.requestId, 'grant'),
     };
   }
   const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
   await appendRequestEvent(tx, { ...input, kind: 'approved', stage: input.stage, actor, dedupeKey: 'approved' });
   await lockTenantAccess(tx, input.tenantId);
   let edgesCreated = 0;
-  const native: NativeOutcome[] = [];
+  const native: { item: BundleItem; changed: boolean }[] = [];
   for (const item of input.items) {
     if (!isNativeItem(item)) continue;
     const { created } = await grantEdge(tx, {

@@ -1,34 +1,163 @@
+import { sql } from 'kysely';
 import type { AccountSpec } from '../../connectors/types';
-import { type BundleItem, isNativeItem } from '../../workflows/access-policy';
+import { type BundleItem, type ConnectorBundleItem, isNativeItem } from '../../workflows/access-policy';
 import type { Executor } from '../database';
-import type { Actor } from './audit';
-import { appendAudit } from './audit';
+import type { PlanOriginKind } from '../tables/provisioning';
+import { type Actor, appendAudit } from './audit';
 import { getConnectorInstance } from './connector-instances';
 import { idFromKey } from './ids';
 import { appendStepEvidence, insertPlan, type PlanStepInput, planWorkflowId, setPlanStatus } from './plans';
 
-/** How the grant (or the revocation) went for one Portal-native item, applied in the caller's transaction. */
-export interface NativeOutcome {
-  item: BundleItem;
+/**
+ * Plans derived from Portal's own flows (a grant, an expiry, a lifecycle step). Their Portal-native part is
+ * applied in the caller's transaction and its evidence recorded at once; what remains for the plan workflow
+ * are the downstream steps.
+ */
+
+/** A plan recorded by a flow, and whether its workflow has steps left to run. */
+export interface RecordedPlan {
+  planId: string;
+  workflowId: string;
+  needsExecution: boolean;
+}
+
+/** A Portal-native step already applied in this transaction, and whether it changed anything. */
+export interface AppliedStep {
+  step: PlanStepInput;
   changed: boolean;
 }
 
-export interface RequestPlanInput {
+export interface DerivedPlanInput {
+  planId: string;
   tenantId: string;
-  requestId: string;
-  personId: string;
-  items: BundleItem[];
-  /** The Portal-native items, already applied in this transaction. */
-  native: NativeOutcome[];
-  direction: 'grant' | 'revoke';
+  origin: { kind: PlanOriginKind; id: string };
+  reason: string;
   actor: Actor;
+  applied: AppliedStep[];
+  downstream: PlanStepInput[];
 }
 
-export interface RequestPlan {
-  planId: string;
-  workflowId: string;
-  /** Whether steps remain for the plan workflow to run (downstream systems). */
-  needsExecution: boolean;
+/** Records a derived plan with the evidence of its applied part. Idempotent on the plan id. */
+export async function recordDerivedPlan(tx: Executor, input: DerivedPlanInput): Promise<RecordedPlan> {
+  const steps = [...input.applied.map((a) => a.step), ...input.downstream];
+  const { created } = await insertPlan(tx, { id: input.planId, tenantId: input.tenantId, origin: input.origin, reason: input.reason, createdBy: input.actor, steps });
+  const needsExecution = input.downstream.length > 0;
+  if (created) {
+    for (const { step, changed } of input.applied) {
+      await appendStepEvidence(tx, {
+        tenantId: input.tenantId, planId: input.planId, stepKey: step.key, round: 1, attempt: 1, outcome: changed ? 'applied' : 'already_in_state', calls: [],
+        detail: { appliedBy: 'the transaction that recorded the plan', target: step.targetObject },
+      });
+    }
+    if (!needsExecution) {
+      const succeeded = input.applied.map((a) => a.step.key);
+      await setPlanStatus(tx, { planId: input.planId, round: 1, status: 'completed', succeeded, failed: [] });
+      await appendAudit(tx, {
+        tenantId: input.tenantId, actor: input.actor, action: 'plan.completed', target: { kind: 'provisioning_plan', id: input.planId },
+        details: { round: 1, succeeded, failed: [] },
+      });
+    }
+  }
+  return { planId: input.planId, workflowId: planWorkflowId(input.planId), needsExecution };
+}
+
+/** The plan recorded under an id, or null. */
+export async function recordedPlan(db: Executor, planId: string): Promise<RecordedPlan | null> {
+  const plan = await db.selectFrom('provisioning_plans').select('id').where('id', '=', planId).executeTakeFirst();
+  if (!plan) return null;
+  const steps = await db.selectFrom('provisioning_plan_steps').select('target_system').where('plan_id', '=', planId).execute();
+  return { planId, workflowId: planWorkflowId(planId), needsExecution: steps.some((s) => s.target_system === 'connector') };
+}
+
+/** A Portal-native access step (edge written with `sourceRef`). */
+export function nativeAccessStep(key: string, granting: boolean, target: { kind: 'role' | 'group' | 'application'; id: string }, personId: string, sourceRef: string): PlanStepInput {
+  return {
+    key, target: { system: 'portal' },
+    operation: target.kind === 'group' ? (granting ? 'add_to_group' : 'remove_from_group') : (granting ? 'assign' : 'unassign'),
+    targetObject: `${target.kind}:${target.id}`, parameters: { personId, source: 'iga_grant', sourceRef }, dependsOn: [], callbackDeadlineSeconds: null,
+  };
+}
+
+/** The account a person holds downstream, from their Portal identity (userName = their email). */
+export async function accountFor(tx: Executor, tenantId: string, personId: string): Promise<AccountSpec> {
+  const person = await tx.selectFrom('people').select(['display_name', 'email']).where('tenant_id', '=', tenantId).where('id', '=', personId).executeTakeFirst();
+  const displayName = person?.display_name ?? personId;
+  const [given, ...rest] = displayName.trim().split(/\s+/);
+  // A person without an email gets an empty userName: the step then fails terminally, with that evidence.
+  const email = person?.email ?? '';
+  return { userName: email, email, displayName, givenName: given || displayName, familyName: rest.join(' ') || given || displayName, externalId: personId };
+}
+
+const stepKeyOf = (text: string) => text.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 64);
+
+/**
+ * Downstream steps that give a person connector items: per connector instance, the account first (created,
+ * or adopted when it is the same person's), then each membership or assignment after it.
+ */
+export async function downstreamGrantSteps(tx: Executor, tenantId: string, personId: string, items: ConnectorBundleItem[], keyPrefix = ''): Promise<PlanStepInput[]> {
+  if (items.length === 0) return [];
+  const account = await accountFor(tx, tenantId, personId);
+  const steps: PlanStepInput[] = [];
+  const accountSteps = new Map<string, string>();
+  for (const [i, item] of items.entries()) {
+    const instance = await getConnectorInstance(tx, tenantId, item.id);
+    if (!instance) continue;
+    const target = { system: 'connector' as const, connectorInstanceId: instance.id, connectorKind: instance.kind };
+    let accountStep = accountSteps.get(instance.id);
+    if (!accountStep) {
+      accountStep = stepKeyOf(`${keyPrefix}account-${instance.name}`);
+      accountSteps.set(instance.id, accountStep);
+      steps.push({ key: accountStep, target, operation: 'create_account', targetObject: account.userName, parameters: { account }, dependsOn: [], callbackDeadlineSeconds: null });
+    }
+    const isGroup = item.kind === 'connector_group';
+    steps.push({
+      key: stepKeyOf(`${keyPrefix}downstream-${i + 1}`), target, operation: isGroup ? 'add_to_group' : 'assign', targetObject: account.userName,
+      parameters: isGroup ? { userName: account.userName, group: item.ref } : { userName: account.userName, assignment: item.ref },
+      dependsOn: [accountStep], callbackDeadlineSeconds: null,
+    });
+  }
+  return steps;
+}
+
+/** Downstream steps that take connector items away (the account stays). */
+export async function downstreamRevokeSteps(tx: Executor, tenantId: string, personId: string, items: ConnectorBundleItem[], keyPrefix = ''): Promise<PlanStepInput[]> {
+  if (items.length === 0) return [];
+  const account = await accountFor(tx, tenantId, personId);
+  const steps: PlanStepInput[] = [];
+  for (const [i, item] of items.entries()) {
+    const instance = await getConnectorInstance(tx, tenantId, item.id);
+    if (!instance) continue;
+    const isGroup = item.kind === 'connector_group';
+    steps.push({
+      key: stepKeyOf(`${keyPrefix}downstream-${i + 1}`), target: { system: 'connector', connectorInstanceId: instance.id, connectorKind: instance.kind },
+      operation: isGroup ? 'remove_from_group' : 'unassign', targetObject: account.userName,
+      parameters: isGroup ? { userName: account.userName, group: item.ref } : { userName: account.userName, assignment: item.ref },
+      dependsOn: [], callbackDeadlineSeconds: null,
+    });
+  }
+  return steps;
+}
+
+/**
+ * The downstream accounts Portal has provisioned for a person: every connector `create_account` step for
+ * them (externalId = the person id) that succeeded, one per connector instance.
+ */
+export async function downstreamAccountsOf(db: Executor, tenantId: string, personId: string): Promise<{ connectorInstanceId: string; connectorKind: string; userName: string }[]> {
+  const rows = await db.selectFrom('provisioning_plan_steps as s')
+    .select(['s.connector_instance_id', 's.connector_kind', 's.target_object'])
+    .where('s.tenant_id', '=', tenantId).where('s.target_system', '=', 'connector').where('s.operation', '=', 'create_account')
+    .where(sql<boolean>`s.parameters->'account'->>'externalId' = ${personId}`)
+    .where((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select(sql`1`.as('one'))
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', ['applied', 'already_in_state'])))
+    .distinct().execute();
+  const seen = new Set<string>();
+  const accounts: { connectorInstanceId: string; connectorKind: string; userName: string }[] = [];
+  for (const r of rows) {
+    if (!r.connector_instance_id || seen.has(r.connector_instance_id)) continue;
+    seen.add(r.connector_instance_id);
+    accounts.push({ connectorInstanceId: r.connector_instance_id, connectorKind: r.connector_kind as string, userName: r.target_object });
+  }
+  return accounts;
 }
 
 /** The deterministic plan id of a request's grant or revocation: both commit paths record the same plan. */
@@ -36,80 +165,33 @@ export function requestPlanId(requestId: string, direction: 'grant' | 'revoke'):
   return idFromKey(`plan:access_request:${direction}`, requestId);
 }
 
-/** The account a person holds downstream, from their Portal identity (userName = their email). */
-async function accountFor(tx: Executor, tenantId: string, personId: string): Promise<AccountSpec> {
-  const person = await tx.selectFrom('people').select(['display_name', 'email']).where('tenant_id', '=', tenantId).where('id', '=', personId).executeTakeFirst();
-  const displayName = person?.display_name ?? personId;
-  const [given, ...rest] = displayName.trim().split(/\s+/);
-  // A person without an email gets an empty userName: the step then fails terminally with that evidence.
-  const email = person?.email ?? '';
-  return { userName: email, email, displayName, givenName: given || displayName, familyName: rest.join(' ') || given || displayName, externalId: personId };
+export interface RequestPlanInput {
+  tenantId: string;
+  requestId: string;
+  personId: string;
+  items: BundleItem[];
+  /** The Portal-native items, already applied in this transaction, and whether each changed anything. */
+  native: { item: BundleItem; changed: boolean }[];
+  direction: 'grant' | 'revoke';
+  actor: Actor;
 }
 
 /**
  * Records the provisioning plan of a request's grant (or its revocation at expiry) in the transaction that
- * applies its Portal-native part: those steps carry `applied` / `already_in_state` evidence at once, and the
- * plan workflow runs only the downstream steps (the account first, then group memberships and assignments;
- * a revocation removes memberships and assignments and leaves the account). Idempotent on the request.
+ * applies its Portal-native part. A grant provisions each connector's account, then memberships and
+ * assignments; a revocation removes memberships and assignments and leaves the account.
  */
-export async function recordRequestPlan(tx: Executor, input: RequestPlanInput): Promise<RequestPlan> {
-  const planId = requestPlanId(input.requestId, input.direction);
+export async function recordRequestPlan(tx: Executor, input: RequestPlanInput): Promise<RecordedPlan> {
   const sourceRef = `access_request:${input.requestId}`;
-  const steps: PlanStepInput[] = [];
-  input.native.forEach(({ item }, i) => {
-    if (!isNativeItem(item)) return;
-    const granting = input.direction === 'grant';
-    steps.push({
-      key: `portal-${i + 1}`, target: { system: 'portal' },
-      operation: item.kind === 'group' ? (granting ? 'add_to_group' : 'remove_from_group') : (granting ? 'assign' : 'unassign'),
-      targetObject: `${item.kind}:${item.id}`, parameters: { personId: input.personId, source: 'iga_grant', sourceRef }, dependsOn: [], callbackDeadlineSeconds: null,
-    });
+  const granting = input.direction === 'grant';
+  const applied: AppliedStep[] = input.native.flatMap(({ item, changed }, i) =>
+    (isNativeItem(item) ? [{ step: nativeAccessStep(`portal-${i + 1}`, granting, item, input.personId, sourceRef), changed }] : []));
+  const connectorItems = input.items.filter((i): i is ConnectorBundleItem => !isNativeItem(i));
+  const downstream = granting
+    ? await downstreamGrantSteps(tx, input.tenantId, input.personId, connectorItems)
+    : await downstreamRevokeSteps(tx, input.tenantId, input.personId, connectorItems);
+  return recordDerivedPlan(tx, {
+    planId: requestPlanId(input.requestId, input.direction), tenantId: input.tenantId, origin: { kind: 'access_request', id: input.requestId },
+    reason: granting ? 'grant of an approved access request' : 'revocation of an access request at its expiry', actor: input.actor, applied, downstream,
   });
-  const downstream = input.items.filter((i) => !isNativeItem(i));
-  const account = downstream.length > 0 ? await accountFor(tx, input.tenantId, input.personId) : null;
-  const accountSteps = new Map<string, string>();
-  for (const [i, item] of downstream.entries()) {
-    if (isNativeItem(item)) continue;
-    const instance = await getConnectorInstance(tx, input.tenantId, item.id);
-    if (!instance) continue;
-    const target = { system: 'connector' as const, connectorInstanceId: instance.id, connectorKind: instance.kind };
-    let accountStep = accountSteps.get(instance.id);
-    if (input.direction === 'grant' && !accountStep) {
-      accountStep = `account-${instance.name}`.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 64);
-      accountSteps.set(instance.id, accountStep);
-      steps.push({ key: accountStep, target, operation: 'create_account', targetObject: account!.userName, parameters: { account: account! }, dependsOn: [], callbackDeadlineSeconds: null });
-    }
-    const isGroup = item.kind === 'connector_group';
-    const operation = input.direction === 'grant' ? (isGroup ? 'add_to_group' : 'assign') : (isGroup ? 'remove_from_group' : 'unassign');
-    steps.push({
-      key: `downstream-${i + 1}`, target, operation, targetObject: account!.userName,
-      parameters: isGroup ? { userName: account!.userName, group: item.ref } : { userName: account!.userName, assignment: item.ref },
-      dependsOn: accountStep && input.direction === 'grant' ? [accountStep] : [], callbackDeadlineSeconds: null,
-    });
-  }
-  const { created } = await insertPlan(tx, {
-    id: planId, tenantId: input.tenantId, origin: { kind: 'access_request', id: input.requestId },
-    reason: input.direction === 'grant' ? 'grant of an approved access request' : 'revocation of an access request at its expiry',
-    createdBy: input.actor, steps,
-  });
-  const needsExecution = steps.some((s) => s.target.system === 'connector');
-  if (created) {
-    const nativeKeys: string[] = [];
-    for (const [i, outcome] of input.native.entries()) {
-      const key = `portal-${i + 1}`;
-      nativeKeys.push(key);
-      await appendStepEvidence(tx, {
-        tenantId: input.tenantId, planId, stepKey: key, round: 1, attempt: 1, outcome: outcome.changed ? 'applied' : 'already_in_state', calls: [],
-        detail: { appliedBy: `the ${input.direction} transaction`, target: steps[i]!.targetObject, personId: input.personId },
-      });
-    }
-    if (!needsExecution) {
-      await setPlanStatus(tx, { planId, round: 1, status: 'completed', succeeded: nativeKeys, failed: [] });
-      await appendAudit(tx, {
-        tenantId: input.tenantId, actor: input.actor, action: 'plan.completed', target: { kind: 'provisioning_plan', id: planId },
-        details: { round: 1, succeeded: nativeKeys, failed: [] },
-      });
-    }
-  }
-  return { planId, workflowId: planWorkflowId(planId), needsExecution };
 }
