@@ -152,8 +152,8 @@ export function planActivities(deps: PlanActivityDeps) {
   }
 
   /** The outcome of an earlier success of this step, if it has one (it then never runs again). */
-  async function earlierSuccess(ref: StepRef): Promise<StepExecutionResult | null> {
-    const row = await db.selectFrom('provisioning_step_evidence').select('outcome')
+  async function earlierSuccess(ref: StepRef, executor: Executor = db): Promise<StepExecutionResult | null> {
+    const row = await executor.selectFrom('provisioning_step_evidence').select('outcome')
       .where('plan_id', '=', ref.planId).where('step_key', '=', ref.stepKey).where('outcome', 'in', ['applied', 'already_in_state'])
       .orderBy('id').limit(1).executeTakeFirst();
     return row ? { outcome: row.outcome as 'applied' | 'already_in_state' } : null;
@@ -184,7 +184,8 @@ export function planActivities(deps: PlanActivityDeps) {
       const step = await requireStep(ref);
       try {
         return await db.transaction().execute(async (tx) => {
-          const done = await earlierSuccess(ref);
+          // Inside the transaction: the embedded database has one connection, which the transaction holds.
+          const done = await earlierSuccess(ref, tx);
           if (done) return done;
           const result = await portalStep(tx, deps, ref, step, attempt);
           await appendStepEvidence(tx, { ...ref, attempt, outcome: result.outcome, calls: [], detail: result.detail });
