@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
 import { currentTemplate, putTemplate, templateVersion } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
+import { planWorkflowId } from '../../db/repositories/plans';
 import { getPerson } from '../../db/repositories/people';
 import type { lifecycle } from '../../workflows';
 import { type LifecycleKickoff, lifecycleWorkflowId, type LifecycleRunStep, type LifecycleTemplateDefinition } from '../../workflows/lifecycle.types';
@@ -30,6 +31,8 @@ const templateSchema = z.strictObject({
 const runSchema = z.object({
   id: uuid, kind: kindSchema, trigger: z.string(), hrEventId: z.string().nullable(), templateVersion: z.int().nullable(),
   status: z.string(), scheduledFor: isoDate.nullable(), reason: z.string().nullable(), steps: z.array(z.record(z.string(), z.unknown())),
+  /** The provisioning plans the run's steps recorded (read each at /plans/:id). */
+  plans: z.array(z.object({ id: uuid, workflowId: z.string(), status: z.string(), reason: z.string() })),
   createdAt: isoDate, updatedAt: isoDate,
 }).meta({ id: 'LifecycleRun' });
 
@@ -61,6 +64,9 @@ export const lifecycleRoutes = [
           upcoming.push({ runId: r.id, kind: r.kind, at: new Date(last.details.until), steps: names.slice(names.lastIndexOf('wait') + 1) });
         }
       }
+      const plans = rows.length === 0 ? [] : await deps.db.selectFrom('provisioning_plans as p').innerJoin('provisioning_plan_status as s', 's.plan_id', 'p.id')
+        .select(['p.id', 'p.origin_id', 'p.reason', 's.status']).where('p.tenant_id', '=', tenant.id).where('p.origin_kind', '=', 'lifecycle_run')
+        .where('p.origin_id', 'in', rows.map((r) => r.id)).orderBy('p.created_at').execute();
       return {
         status: 200,
         body: {
@@ -69,6 +75,7 @@ export const lifecycleRoutes = [
           runs: rows.map((r) => ({
             id: r.id, kind: r.kind, trigger: r.trigger, hrEventId: r.hr_event_id, templateVersion: r.template_version, status: r.status,
             scheduledFor: r.scheduled_for, reason: r.reason, steps: r.steps, createdAt: r.created_at, updatedAt: r.updated_at,
+            plans: plans.filter((p) => p.origin_id === r.id).map((p) => ({ id: p.id, workflowId: planWorkflowId(p.id), status: p.status, reason: p.reason })),
           })),
         },
       };

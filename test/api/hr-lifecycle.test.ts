@@ -111,6 +111,16 @@ describe('HR events and lifecycles', () => {
       const mover = (await lifecycleOf('E2')).runs.find((r: { kind: string }) => r.kind === 'mover');
       expect(mover.reason).to.equal('changed: department');
       expect(mover.steps[0]).to.deep.include({ step: 'reconcile_birthright', outcome: 'applied' });
+      // The removal and the grant are one provisioning plan, with evidence for each.
+      expect(mover.plans).to.have.length(1);
+      const plan = (await admin.get(`${t}/plans/${mover.plans[0].id}`)).body;
+      expect(plan.status).to.equal('completed');
+      expect(plan.origin).to.deep.equal({ kind: 'lifecycle_run', id: mover.id });
+      expect(plan.steps.map((s: { operation: string; targetObject: string }) => `${s.operation} ${s.targetObject}`))
+        .to.deep.equal([`remove_from_group group:${groups.eng}`, `add_to_group group:${groups.sales}`]);
+      expect(plan.evidence.map((e: { outcome: string }) => e.outcome)).to.deep.equal(['applied', 'applied']);
+      const joiner = (await lifecycleOf('E2')).runs.find((r: { kind: string }) => r.kind === 'joiner');
+      expect(joiner.plans).to.have.length(1);
     });
   });
 
