@@ -1,10 +1,13 @@
+import { githubEnterpriseConnector } from './github-enterprise';
 import type { ConnectorPlugin } from './types';
 
 /**
  * Every connector plugin Portal ships, by kind. A connector instance (per tenant, configured through the
  * API) names one of these kinds; the worker runs a connectors task queue per kind.
  */
-export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Object.freeze({});
+export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Object.freeze({
+  github_enterprise: githubEnterpriseConnector as ConnectorPlugin,
+});
 
 /** The plugin for a kind, or null when Portal has none. */
 export function connectorPlugin(kind: string): ConnectorPlugin | null {
