@@ -1,4 +1,5 @@
 import { githubEnterpriseConnector } from './github-enterprise';
+import { googleWorkspaceConnector } from './google-workspace';
 import type { ConnectorPlugin } from './types';
 
 /**
@@ -7,6 +8,7 @@ import type { ConnectorPlugin } from './types';
  */
 export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Object.freeze({
   github_enterprise: githubEnterpriseConnector as ConnectorPlugin,
+  google_workspace: googleWorkspaceConnector as ConnectorPlugin,
 });
 
 /** The plugin for a kind, or null when Portal has none. */
