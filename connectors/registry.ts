@@ -1,5 +1,6 @@
 import { githubEnterpriseConnector } from './github-enterprise';
 import { googleWorkspaceConnector } from './google-workspace';
+import { microsoft365Connector } from './microsoft365';
 import type { ConnectorPlugin } from './types';
 
 /**
@@ -9,6 +10,7 @@ import type { ConnectorPlugin } from './types';
 export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Object.freeze({
   github_enterprise: githubEnterpriseConnector as ConnectorPlugin,
   google_workspace: googleWorkspaceConnector as ConnectorPlugin,
+  microsoft365: microsoft365Connector as ConnectorPlugin,
 });
 
 /** The plugin for a kind, or null when Portal has none. */
