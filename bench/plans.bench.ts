@@ -1,0 +1,179 @@
+/**
+ * Provisioning-plan throughput (issue: provisioning plans). Plans of three connector steps (create an account
+ * in Microsoft 365, Google Workspace and GitHub Enterprise, independent, so they run in parallel) against the
+ * vendor fakes with 20 ms latency and 1% 429s carrying `Retry-After: 1`. The offered rate ramps until the
+ * backlog grows; each level reports completed plans/s, end-to-end p50/p99 (plan created in PostgreSQL to
+ * workflow completed) and activity schedule-to-start p95 (from the workflow histories). The same ramp runs
+ * for a no-op workflow with one no-op activity, in the same run, as the baseline.
+ * Goal: sustained plan throughput >= half the no-op workflow's; schedule-to-start p95 < 50 ms.
+ * Connector workers run with the vendor rate limits lifted (the fakes are local; this measures Portal).
+ * Uses DATABASE_URL when set (recommended: real PostgreSQL), else embedded PGlite.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { migrateToLatest, openDatabase } from '../db/connect';
+import type { Db } from '../db/database';
+import { createConnectorInstance } from '../db/repositories/connector-instances';
+import { insertPlan, planWorkflowId } from '../db/repositories/plans';
+import { createTenant } from '../db/repositories/tenants';
+import { ensureTemporalCli } from '../scripts/temporal-cli';
+import { freePort, loadDevServerConfig, startDevServer } from '../scripts/temporal-dev';
+import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
+import { startGoogleWorkspaceFake } from '../test/fakes/google-workspace';
+import { startMicrosoft365Fake } from '../test/fakes/microsoft365';
+import type { ConformanceFake } from '../test/support/connector-conformance';
+import { createLogger } from '../workers/logger';
+import { encryptSecret } from '../workers/secrets';
+import { createWorker, installTemporalRuntime } from '../workers/worker';
+import { type Summary, since, summarise } from './stats';
+
+const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 8);
+const RATES = (process.env.BENCH_RATES ?? '5,10,20,40,80,160').split(',').map(Number);
+/** A level sustains its rate when completions keep up with it to this fraction. */
+const KEEP_UP = 0.9;
+
+interface Level {
+  offeredPerSecond: number;
+  completedPerSecond: number;
+  backlogAtEnd: number;
+  endToEnd: Summary;
+  scheduleToStart: Summary;
+}
+
+/** Offers `rate` starts per second for LEVEL_SECONDS and measures what completes. */
+async function level(rate: number, start: () => Promise<WorkflowHandle>, client: Client): Promise<Level> {
+  const durations: number[] = [];
+  const handles: WorkflowHandle[] = [];
+  const pending: Promise<void>[] = [];
+  let completedInWindow = 0;
+  const begin = performance.now();
+  const windowEnd = begin + LEVEL_SECONDS * 1000;
+  for (let i = 0; performance.now() < windowEnd; i += 1) {
+    const due = begin + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = performance.now();
+    pending.push(start().then(async (h) => {
+      handles.push(h);
+      await h.result();
+      durations.push(since(t));
+      if (performance.now() <= windowEnd + 1000) completedInWindow += 1;
+    }));
+  }
+  const backlogAtEnd = pending.length - durations.length;
+  await Promise.all(pending);
+  const s2s: number[] = [];
+  for (const h of handles.slice(-50)) {
+    const history = await client.workflow.getHandle(h.workflowId).fetchHistory();
+    const scheduled = new Map<string, number>();
+    for (const e of history.events ?? []) {
+      const at = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+      if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), at);
+      if (e.activityTaskStartedEventAttributes) {
+        const from = scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId));
+        if (from !== undefined) s2s.push(at - from);
+      }
+    }
+  }
+  return {
+    offeredPerSecond: rate, completedPerSecond: Math.round((completedInWindow / (LEVEL_SECONDS + 1)) * 100) / 100, backlogAtEnd,
+    endToEnd: summarise(durations), scheduleToStart: summarise(s2s),
+  };
+}
+
+/** Ramps until a level does not keep up; the sustained throughput is the best level that did. */
+async function ramp(name: string, start: () => Promise<WorkflowHandle>, client: Client): Promise<{ levels: Level[]; sustainedPerSecond: number }> {
+  const levels: Level[] = [];
+  let sustained = 0;
+  for (const rate of RATES) {
+    const result = await level(rate, start, client);
+    levels.push(result);
+    console.log(`${name} offered ${rate}/s: completed ${result.completedPerSecond}/s, backlog ${result.backlogAtEnd}, e2e p50 ${result.endToEnd.p50} ms p99 ${result.endToEnd.p99} ms, schedule-to-start p95 ${result.scheduleToStart.p95} ms`);
+    const keptUp = result.completedPerSecond >= KEEP_UP * rate * (LEVEL_SECONDS / (LEVEL_SECONDS + 1));
+    if (keptUp) sustained = Math.max(sustained, result.completedPerSecond);
+    else break;
+  }
+  return { levels, sustainedPerSecond: sustained };
+}
+
+async function connector(db: Db, tenantId: string, secretKey: Buffer, kind: string, fake: ConformanceFake) {
+  return (await createConnectorInstance(db, {
+    tenantId, kind, name: kind, config: fake.config as Record<string, unknown>, credentialsCiphertext: encryptSecret(secretKey, JSON.stringify(fake.credentials)),
+  }))!;
+}
+
+export async function run(): Promise<void> {
+  installTemporalRuntime(createLogger('error'));
+  const server = await startDevServer(await ensureTemporalCli(), loadDevServerConfig(), { port: await freePort(), uiPort: null, dbFilename: null });
+  const db = process.env.DATABASE_URL ? openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL }) : openDatabase({ kind: 'embedded', dataDir: null });
+  await migrateToLatest(db);
+  const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
+  const connection = await NativeConnection.connect({ address: server.address });
+  const taskQueue = `bench-${randomUUID()}`;
+  const secretKey = randomBytes(32);
+  const fakeOptions = { latencyMs: 20, throttleRate: 0.01, retryAfterSeconds: 1, recordExchanges: false };
+  const fakes = { microsoft365: await startMicrosoft365Fake(fakeOptions), google_workspace: await startGoogleWorkspaceFake(fakeOptions), github_enterprise: await startGithubEnterpriseFake(fakeOptions) };
+  const worker = await createWorker({
+    connection, namespace: server.namespace, taskQueue, db, secretKey, connectorKinds: Object.keys(fakes), connectorRateLimitPerSecond: 100_000,
+  });
+  const noopWorker = await Worker.create({
+    connection, namespace: server.namespace, taskQueue: `${taskQueue}-noop`, workflowsPath: require.resolve('./workflows'),
+    activities: { benchNoopActivity: async () => undefined },
+  });
+  const running = Promise.all([worker.run(), noopWorker.run()]);
+  try {
+    const tenant = (await createTenant(db, { kind: 'customer', slug: `bench-${randomUUID().slice(0, 8)}`, name: 'Bench' }))!;
+    const instances = await Promise.all(Object.entries(fakes).map(async ([kind, fake]) => ({ kind, fake, instance: await connector(db, tenant.id, secretKey, kind, fake) })));
+    let n = 0;
+    const startPlan = async () => {
+      n += 1;
+      const i = n;
+      const planId = randomUUID();
+      await db.transaction().execute((tx) => insertPlan(tx, {
+        id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: 'bench' }, reason: 'bench', createdBy: { kind: 'system', id: 'bench' },
+        steps: instances.map(({ kind, fake, instance }) => {
+          const account = fake.account(100_000 + i);
+          return {
+            key: kind, target: { system: 'connector' as const, connectorInstanceId: instance.id, connectorKind: kind }, operation: 'create_account',
+            targetObject: account.userName, parameters: { account }, dependsOn: [], callbackDeadlineSeconds: null,
+          };
+        }),
+      }));
+      return client.workflow.start('provisioningPlan', { taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round: 1 }] });
+    };
+    const startNoop = () => client.workflow.start('benchNoop', { taskQueue: `${taskQueue}-noop`, workflowId: `bench-noop-${randomUUID()}` });
+
+    // Warm up both paths (bundles, connections, token caches).
+    for (let i = 0; i < 5; i += 1) await (await startPlan()).result();
+    for (let i = 0; i < 5; i += 1) await (await startNoop()).result();
+
+    const noop = await ramp('no-op workflow', startNoop, client);
+    const plans = await ramp('3-step plan', startPlan, client);
+    const best = plans.levels.filter((l) => l.completedPerSecond <= plans.sustainedPerSecond).at(-1) ?? plans.levels[0]!;
+    const ratio = noop.sustainedPerSecond > 0 ? Math.round((plans.sustainedPerSecond / noop.sustainedPerSecond) * 1000) / 1000 : 0;
+    const result = {
+      measuredAt: new Date().toISOString(),
+      database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
+      fakes: fakeOptions,
+      noop, plans,
+      throughputRatio: ratio,
+      goal: { throughputRatioAtLeast: 0.5, scheduleToStartP95BelowMs: 50 },
+      met: { throughput: ratio >= 0.5, scheduleToStart: best.scheduleToStart.p95 < 50 },
+    };
+    console.log(`sustained: plans ${plans.sustainedPerSecond}/s vs no-op ${noop.sustainedPerSecond}/s (ratio ${ratio}, goal >= 0.5); plan schedule-to-start p95 ${best.scheduleToStart.p95} ms (goal < 50 ms)`);
+    mkdirSync(join(__dirname, 'results'), { recursive: true });
+    writeFileSync(join(__dirname, 'results', 'plans.json'), `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    worker.shutdown();
+    noopWorker.shutdown();
+    await running;
+    await Promise.all(Object.values(fakes).map((f) => f.close()));
+    await connection.close();
+    await client.connection.close();
+    await db.destroy();
+    await server.stop();
+  }
+}
