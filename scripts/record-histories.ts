@@ -18,7 +18,10 @@ import { createBundle } from '../db/repositories/access-bundles';
 import { createCatalogObject } from '../db/repositories/catalog';
 import type { ApprovalStage, BundleDefinition } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
+import { createConnectorInstance } from '../db/repositories/connector-instances';
 import { insertPlan, type PlanStepInput, planWorkflowId } from '../db/repositories/plans';
+import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
+import { encryptSecret } from '../workers/secrets';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, lifecycleStateQuery, planStateQuery, stepCallbackUpdate } from '../workflows/messages';
 import { PortalBundleId, PortalPersonId, PortalStatus, PortalTenantId } from '../workflows/search-attributes';
 import { createTenant } from '../db/repositories/tenants';
@@ -53,10 +56,17 @@ async function main() {
   const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
   const connection = await NativeConnection.connect({ address: server.address });
   const taskQueue = `record-${randomUUID()}`;
-  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
+  const secretKey = randomBytes(32);
+  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey, connectorKinds: ['github_enterprise'] });
+  // A downstream system for the scenarios that provision through a connector.
+  const github = await startGithubEnterpriseFake();
   const running = worker.run();
 
   const tenant = (await createTenant(db, { kind: 'customer', slug: 'recorded', name: 'Recorded' }))!;
+  const githubInstance = (await createConnectorInstance(db, {
+    tenantId: tenant.id, kind: 'github_enterprise', name: 'github', config: github.config as Record<string, unknown>,
+    credentialsCiphertext: encryptSecret(secretKey, JSON.stringify(github.credentials)),
+  }))!;
   const group = (await createCatalogObject(db, 'groups', { tenantId: tenant.id, name: 'engineering', description: null }))!;
   const base = { tenantId: tenant.id, displayName: 'Recorded Person', email: 'recorded@example.test', profile: { department: 'R&D' }, actor: { kind: 'system' as const, id: 'recorder' }, requestId: null };
   const scenarios: Record<string, PersonSetupInput> = {
@@ -107,6 +117,14 @@ async function main() {
     'escalated-then-expired': {
       def: definition([{ ...managerStage, timeout: { afterSeconds: 1, action: 'escalate', escalateTo: [{ type: 'person', personId: boss }], escalationAfterSeconds: 1 } }]),
       durationSeconds: null, act: async () => undefined,
+    },
+    // Patched paths: the grant's plan provisions a downstream team, and the expiry's plan removes it.
+    'granted-through-plan-time-bound': {
+      def: { ...definition([managerStage]), items: [{ kind: 'group', id: group.id }, { kind: 'connector_group', id: githubInstance.id, ref: github.group }] },
+      durationSeconds: 2,
+      act: async (h) => {
+        await decide(h, 0, manager, 'approve');
+      },
     },
     cancelled: {
       def: definition([managerStage]), durationSeconds: null,
@@ -228,10 +246,21 @@ async function main() {
     await awaiting(retry.handle, 'c-laptop');
     await retry.handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey: 'c-laptop', tokenId: retryToken, result: 'completed', detail: {} }] });
     await save('provisioningPlan', 'retry-round-completed', retry.handle);
+
+    const account = github.account(1);
+    const target = { system: 'connector' as const, connectorInstanceId: githubInstance.id, connectorKind: 'github_enterprise' };
+    github.vendor.throttleNext(1, 1);
+    const downstream = await startPlan([
+      { key: 'account', target, operation: 'create_account', targetObject: account.userName, parameters: { account }, dependsOn: [], callbackDeadlineSeconds: null },
+      { key: 'team', target, operation: 'add_to_group', targetObject: account.userName, parameters: { userName: account.userName, group: github.group }, dependsOn: ['account'], callbackDeadlineSeconds: null },
+      { key: 'missing-team', target, operation: 'add_to_group', targetObject: account.userName, parameters: { userName: account.userName, group: `${github.group}-missing` }, dependsOn: ['account'], callbackDeadlineSeconds: null },
+    ]);
+    await save('provisioningPlan', 'connector-throttled-then-partial-failure', downstream.handle);
   }
 
   worker.shutdown();
   await running;
+  await github.close();
   await connection.close();
   await client.connection.close();
   await db.destroy();

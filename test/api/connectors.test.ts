@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { testEnv } from '../support/env';
+import type { ConformanceFake } from '../support/connector-conformance';
+import { startGithubEnterpriseFake } from '../fakes/github-enterprise';
+import { createWorld, type World } from '../support/world';
+
+describe('connector instances API', () => {
+  let w: World;
+  let fake: ConformanceFake;
+  let base: string;
+  let token: string;
+
+  before(async () => {
+    w = await createWorld();
+    fake = await startGithubEnterpriseFake();
+    base = `/v1/tenants/${w.acme.id}/connectors`;
+    token = (fake.credentials as { token: string }).token;
+  });
+  after(async () => {
+    await fake.close();
+    await w.stop();
+  });
+
+  it('should list the connector kinds Portal ships with their derived capabilities', async () => {
+    const res = await w.asAcme.get('/v1/connector-kinds');
+    const kinds = Object.fromEntries((res.body.items as { kind: string; capabilities: string[] }[]).map((k) => [k.kind, k.capabilities]));
+    expect(kinds.microsoft365).to.have.members(['account_provisioning', 'group_membership', 'assignments', 'listing']);
+    expect(kinds.google_workspace).to.have.members(['account_provisioning', 'group_membership', 'listing']);
+    expect(kinds.github_enterprise).to.have.members(['account_provisioning', 'group_membership', 'assignments', 'listing']);
+  });
+
+  describe('when an instance is configured', () => {
+    let id: string;
+
+    before(async () => {
+      const res = await w.asAcme.post(base, { kind: 'github_enterprise', name: 'github', config: fake.config, credentials: fake.credentials });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      id = res.body.id;
+    });
+
+    it('should never return the credentials, and keep them encrypted at rest', async () => {
+      const one = await w.asAcme.get(`${base}/${id}`);
+      const list = await w.asAcme.get(base);
+      expect(one.body.credentialsSet).to.equal(true);
+      for (const body of [one.body, list.body]) expect(JSON.stringify(body)).not.to.include(token);
+      const row = await testEnv().db.selectFrom('connector_instances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      expect(row.credentials_ciphertext).to.match(/^v1\./);
+      expect(row.credentials_ciphertext).not.to.include(token);
+      const audit = await w.asAcme.get(`/v1/tenants/${w.acme.id}/audit-events?targetId=${id}`);
+      expect(audit.body.items.map((a: { action: string }) => a.action)).to.deep.equal(['connector.created']);
+      expect(JSON.stringify(audit.body)).not.to.include(token);
+    });
+
+    it('should test the connection against the vendor, and report a refusal without the secret', async () => {
+      expect((await w.asAcme.post(`${base}/${id}/test`)).body).to.deep.equal({ ok: true, error: null });
+      const replaced = await w.asAcme.request('PUT', `${base}/${id}`, { config: fake.config, credentials: fake.badCredentials });
+      expect(replaced.status).to.equal(200);
+      const failed = await w.asAcme.post(`${base}/${id}/test`);
+      expect(failed.body.ok).to.equal(false);
+      expect(failed.body.error.kind).to.equal('unauthorized');
+      expect(JSON.stringify(failed.body)).not.to.include((fake.badCredentials as { token: string }).token);
+      await w.asAcme.request('PUT', `${base}/${id}`, { config: fake.config, credentials: fake.credentials });
+    });
+
+    it('should refuse a second instance of the same name with name_taken', async () => {
+      const res = await w.asAcme.post(base, { kind: 'github_enterprise', name: 'github', config: fake.config, credentials: fake.credentials });
+      expect(res.status).to.equal(409);
+      expect(res.body.code).to.equal('name_taken');
+    });
+  });
+
+  describe('when the configuration is not valid', () => {
+    it('should refuse an unknown kind with connector_kind_unknown', async () => {
+      const res = await w.asAcme.post(base, { kind: 'lotus_notes', name: 'old', config: {}, credentials: {} });
+      expect(res.status).to.equal(422);
+      expect(res.body.code).to.equal('connector_kind_unknown');
+    });
+
+    it("should name each bad field of the plugin's own schemas, never echoing a secret", async () => {
+      const secret = 'short';
+      const res = await w.asAcme.post(base, { kind: 'github_enterprise', name: 'bad', config: { ...(fake.config as object), enterprise: 'not a slug', extra: 1 }, credentials: { token: secret } });
+      expect(res.status).to.equal(400);
+      expect(res.body.code).to.equal('validation_failed');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.include.members(['body.config.enterprise', 'body.config', 'body.credentials.token']);
+      expect(JSON.stringify(res.body.errors)).not.to.include(`"${secret}"`);
+      const rows = await testEnv().db.selectFrom('connector_instances').select('id').where('tenant_id', '=', w.acme.id).where('name', '=', 'bad').execute();
+      expect(rows).to.deep.equal([]);
+    });
+  });
+});
