@@ -10,11 +10,10 @@ import { connectorStepSchema } from '../connectors/steps';
 import type { Db, Executor } from '../db/database';
 import { grantEdge, lockTenantAccess, revokeEdge } from '../db/repositories/access-edges';
 import { appendAudit } from '../db/repositories/audit';
-import { getConnectorInstanceWithSecret } from '../db/repositories/connector-instances';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { newId } from '../db/repositories/ids';
 import {
-  appendStepEvidence, getPlanStep, loadPlanForExecution, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, type StepEvidenceOutcome,
+  appendStepEvidence, connectorStepForExecution, getPlanStep, loadPlanForExecution, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, type StepEvidenceOutcome,
 } from '../db/repositories/plans';
 import { signCallbackToken } from '../workers/callback-tokens';
 import { decryptSecret } from '../workers/secrets';
@@ -160,9 +159,13 @@ export function planActivities(deps: PlanActivityDeps) {
   }
 
   return {
-    /** The step graph and what already succeeded. */
-    async loadPlanForExecution(ref: { planId: string }): Promise<LoadedPlan> {
-      return loadPlanForExecution(db, ref.planId);
+    /** The step graph and what already succeeded; the round is recorded as running. */
+    async loadPlanForExecution(ref: { planId: string; round: number }): Promise<LoadedPlan> {
+      return db.transaction().execute(async (tx) => {
+        const plan = await loadPlanForExecution(tx, ref.planId);
+        await setPlanStatus(tx, { planId: ref.planId, round: ref.round, status: 'running', succeeded: plan.succeeded, failed: [] });
+        return plan;
+      });
     },
 
     /** Records where the round stands; a finished round is audited. */
@@ -209,17 +212,17 @@ export function planActivities(deps: PlanActivityDeps) {
      */
     async executeConnectorStep(ref: StepRef): Promise<StepExecutionResult> {
       const attempt = Context.current().info.attempt;
-      const done = await earlierSuccess(ref);
-      if (done) return done;
-      const step = await requireStep(ref);
+      const loaded = await connectorStepForExecution(db, ref.tenantId, ref.planId, ref.stepKey);
+      if (!loaded) throw terminal(FailureTypes.NotFound, `plan ${ref.planId} has no step ${ref.stepKey}`);
+      if (loaded.earlierOutcome) return { outcome: loaded.earlierOutcome as 'applied' | 'already_in_state' };
+      const { step, instance } = loaded;
       const record = async (outcome: StepEvidenceOutcome, calls: CallRecord[], extra: { error?: Record<string, unknown>; detail?: Record<string, unknown> }) =>
         appendStepEvidence(db, { ...ref, attempt, outcome, calls, ...extra });
       if (step.target.system !== 'connector') throw terminal(FailureTypes.InvalidInput, `step ${ref.stepKey} is not a connector step`);
-      const instance = await getConnectorInstanceWithSecret(db, ref.tenantId, step.target.connectorInstanceId);
       const plugin = instance ? connectorPlugin(instance.kind) : null;
       if (!instance || !plugin) {
         await record('failed_terminal', [], { error: { kind: 'not_found', message: 'connector instance or plugin not found' } });
-        throw terminal(FailureTypes.NotFound, `connector instance ${step.target.connectorInstanceId} is not available`);
+        throw terminal(FailureTypes.NotFound, `connector instance ${step.target.system === 'connector' ? step.target.connectorInstanceId : ''} is not available`);
       }
       const parsedStep = connectorStepSchema.safeParse({ operation: step.operation, ...step.parameters });
       if (!parsedStep.success) {

@@ -49,12 +49,12 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
     },
   });
 
+  // Loads the step graph and records the round as running, in one transaction.
   const plan = await loadPlanForExecution(base);
   const shapes = new Map(plan.steps.map((s) => [s.key, s]));
   for (const step of plan.steps) {
     state.steps[step.key] = plan.succeeded.includes(step.key) ? { status: 'succeeded', outcome: 'earlier' } : { status: 'pending', outcome: null };
   }
-  await recordPlanStatus({ ...base, status: 'running', succeeded: plan.succeeded, failed: [] });
   upsertSearchAttributes([{ key: PortalStatus, value: 'running' }]);
 
   const connectorActivities = new Map<string, Pick<Activities, 'executeConnectorStep'>>();

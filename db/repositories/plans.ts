@@ -137,17 +137,20 @@ function toPlan(r: PlanJoinRow): Plan {
  * already recorded under that id is returned as it is (created: false); it is never changed.
  */
 export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: Plan; created: boolean }> {
-  const existing = await getPlanSummary(tx, plan.tenantId, plan.id);
-  if (existing) return { plan: existing, created: false };
   const steps: PlanStep[] = plan.steps.map((s, ordinal) => ({
     key: s.key, ordinal, target: s.target, operation: s.operation, targetObject: s.targetObject, parameters: s.parameters,
     idempotencyKey: s.idempotencyKey ?? `${plan.id}:${s.key}`, dependsOn: s.dependsOn, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
   }));
   const contentHash = planContentHash({ ...plan, steps });
-  await tx.insertInto('provisioning_plans').values({
+  const inserted = await tx.insertInto('provisioning_plans').values({
     id: plan.id, tenant_id: plan.tenantId, origin_kind: plan.origin.kind, origin_id: plan.origin.id, reason: plan.reason, content_hash: contentHash,
     created_by_kind: plan.createdBy.kind, created_by_id: plan.createdBy.id,
-  }).execute();
+  }).onConflict((oc) => oc.column('id').doNothing()).returning('created_at').executeTakeFirst();
+  if (!inserted) {
+    const existing = await getPlanSummary(tx, plan.tenantId, plan.id);
+    if (!existing) throw new Error(`plan ${plan.id} belongs to another tenant`);
+    return { plan: existing, created: false };
+  }
   if (steps.length > 0) {
     await tx.insertInto('provisioning_plan_steps').values(steps.map((s) => ({
       plan_id: plan.id, step_key: s.key, tenant_id: plan.tenantId, ordinal: s.ordinal, target_system: s.target.system,
@@ -164,7 +167,13 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
     tenantId: plan.tenantId, actor: plan.createdBy, action: 'plan.created', target: { kind: 'provisioning_plan', id: plan.id },
     details: { origin: plan.origin, reason: plan.reason, steps: steps.length, contentHash },
   });
-  return { plan: (await getPlanSummary(tx, plan.tenantId, plan.id))!, created: true };
+  return {
+    plan: {
+      id: plan.id, tenantId: plan.tenantId, origin: plan.origin, reason: plan.reason, contentHash, createdBy: plan.createdBy, createdAt: inserted.created_at,
+      status: 'pending', round: 0, succeeded: [], failed: [],
+    },
+    created: true,
+  };
 }
 
 /** Whether any of these idempotency keys is already taken in the tenant (by another plan's step). */
@@ -270,4 +279,28 @@ export async function setPlanStatus(db: Executor, input: { planId: string; round
     .set({ status: input.status, round: input.round, succeeded: JSON.stringify(input.succeeded), failed: JSON.stringify(input.failed), updated_at: new Date() })
     .where('plan_id', '=', input.planId).where('round', '<=', input.round)
     .execute();
+}
+
+/** What a connector step needs to run, in one query: the step, its instance (with the sealed credentials), and
+ * the outcome of an earlier success of the step, if any. Null when the plan has no such step. */
+export async function connectorStepForExecution(db: Executor, tenantId: string, planId: string, stepKey: string): Promise<{
+  step: PlanStep;
+  instance: { id: string; kind: string; config: Record<string, unknown>; credentialsCiphertext: string; updatedAt: Date } | null;
+  earlierOutcome: StepEvidenceOutcome | null;
+} | null> {
+  const row = await db.selectFrom('provisioning_plan_steps as s')
+    .leftJoin('connector_instances as ci', (j) => j.onRef('ci.id', '=', 's.connector_instance_id').on('ci.tenant_id', '=', tenantId))
+    .selectAll('s')
+    .select(['ci.id as ci_id', 'ci.kind as ci_kind', 'ci.config as ci_config', 'ci.credentials_ciphertext as ci_secret', 'ci.updated_at as ci_updated_at'])
+    .select((eb) => eb.selectFrom('provisioning_step_evidence as e').select('e.outcome')
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', ['applied', 'already_in_state'])
+      .orderBy('e.id').limit(1).as('earlier'))
+    .where('s.plan_id', '=', planId).where('s.step_key', '=', stepKey).where('s.tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  if (!row) return null;
+  return {
+    step: toStep(row),
+    instance: row.ci_id ? { id: row.ci_id, kind: row.ci_kind as string, config: row.ci_config as Record<string, unknown>, credentialsCiphertext: row.ci_secret as string, updatedAt: row.ci_updated_at as Date } : null,
+    earlierOutcome: (row.earlier as StepEvidenceOutcome | null) ?? null,
+  };
 }
