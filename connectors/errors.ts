@@ -106,3 +106,9 @@ export function retryAfterMs(headers: Headers, now: Date = new Date()): number |
   }
   return null;
 }
+
+/** The value, or a terminal `not_found` naming what is missing. */
+export function mustExist<T>(value: T | null, what: string): T {
+  if (value === null) throw new ConnectorError({ kind: 'not_found', status: 404, message: `no ${what}` });
+  return value;
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConnectorError, retryAfterMs } from '../errors';
+import { ConnectorError, mustExist, retryAfterMs } from '../errors';
 import type { VendorResponse } from '../http';
 import { parseVendorBody } from '../http';
 import type { AccountRecord, AccountSpec, ConnectorContext, ConnectorPlugin, GroupRecord, OperationResult, Page } from '../types';
@@ -98,11 +98,7 @@ async function findUser(ctx: Ctx, userName: string): Promise<ScimUser | null> {
   return parseVendorBody(scimList, list.body, 'find the enterprise user').Resources[0] ?? null;
 }
 
-async function requireUser(ctx: Ctx, userName: string): Promise<ScimUser> {
-  const user = await findUser(ctx, userName);
-  if (!user) throw new ConnectorError({ kind: 'not_found', status: 404, message: `no enterprise user ${userName}` });
-  return user;
-}
+const requireUser = async (ctx: Ctx, userName: string): Promise<ScimUser> => mustExist(await findUser(ctx, userName), `enterprise user ${userName}`);
 
 /** Replaces the user with PUT (GitHub's PATCH schema takes only string values, so `active` goes by PUT). */
 async function putUser(ctx: Ctx, user: ScimUser, wanted: Omit<AccountSpec, 'active'> & { active: boolean }): Promise<OperationResult> {

@@ -1,7 +1,8 @@
 import { createSign, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConnectorError } from '../errors';
+import { ConnectorError, mustExist } from '../errors';
 import { parseVendorBody, type VendorResponse } from '../http';
+import { oauthAccessToken } from '../oauth';
 import type { AccountRecord, AccountSpec, ConnectorContext, ConnectorPlugin, GroupRecord, OperationResult, Page } from '../types';
 
 /**
@@ -46,7 +47,6 @@ const user = z.object({
 type User = z.infer<typeof user>;
 const users = z.object({ users: z.array(user).optional(), nextPageToken: z.string().optional() });
 const groups = z.object({ groups: z.array(z.object({ id: z.string(), email: z.string(), name: z.string().optional() })).optional(), nextPageToken: z.string().optional() });
-const tokenResponse = z.object({ access_token: z.string(), expires_in: z.number(), token_type: z.string() });
 const errorBody = z.object({ error: z.object({ code: z.number().optional(), message: z.string().optional(), status: z.string().optional(), errors: z.array(z.object({ reason: z.string().optional() })).optional() }) });
 
 const api = (ctx: Ctx) => `${ctx.config.baseUrl}/admin/directory/v1`;
@@ -62,23 +62,13 @@ function assertion(ctx: Ctx): string {
   return `${header}.${claims}.${signature}`;
 }
 
-/** A cached access token, refreshed a minute before it expires. */
-async function accessToken(ctx: Ctx): Promise<string> {
-  const cached = ctx.cache.get('token') as { token: string; expiresAt: number } | undefined;
-  if (cached && cached.expiresAt > ctx.now().getTime() + 60_000) return cached.token;
+/** The service account's access token (RFC 7523 JWT bearer grant). */
+function accessToken(ctx: Ctx): Promise<string> {
   // https://developers.google.com/identity/protocols/oauth2/service-account#httprest
-  const res = await ctx.http.request({
-    method: 'POST', url: ctx.credentials.token_uri,
-    form: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: assertion(ctx) },
+  return oauthAccessToken(ctx, {
+    url: ctx.credentials.token_uri, what: 'get an access token',
+    form: () => ({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: assertion(ctx) }),
   });
-  if (res.status === 400 || res.status === 401) {
-    // invalid_grant (bad signature, unknown key, no delegation) and invalid_client: the credentials.
-    throw new ConnectorError({ kind: 'unauthorized', status: res.status, vendorCode: (res.body as { error?: string } | null)?.error ?? null, message: 'the service account could not get a token' });
-  }
-  if (res.status !== 200) throw ctx.http.fail(res, 'get an access token');
-  const token = parseVendorBody(tokenResponse, res.body, 'get an access token');
-  ctx.cache.set('token', { token: token.access_token, expiresAt: ctx.now().getTime() + token.expires_in * 1000 });
-  return token.access_token;
 }
 
 async function call(ctx: Ctx, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, json?: unknown): Promise<VendorResponse> {
@@ -101,11 +91,7 @@ async function getUser(ctx: Ctx, userName: string): Promise<User | null> {
   return parseVendorBody(user, res.body, 'read the user');
 }
 
-async function requireUser(ctx: Ctx, userName: string): Promise<User> {
-  const found = await getUser(ctx, userName);
-  if (!found) throw new ConnectorError({ kind: 'not_found', status: 404, message: `no user ${userName}` });
-  return found;
-}
+const requireUser = async (ctx: Ctx, userName: string): Promise<User> => mustExist(await getUser(ctx, userName), `user ${userName}`);
 
 async function patchUser(ctx: Ctx, u: User, body: Record<string, unknown>): Promise<OperationResult> {
   // https://developers.google.com/admin-sdk/directory/reference/rest/v1/users/patch

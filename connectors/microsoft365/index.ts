@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConnectorError } from '../errors';
+import { ConnectorError, mustExist } from '../errors';
 import { parseVendorBody, type VendorResponse } from '../http';
+import { oauthAccessToken } from '../oauth';
 import type { AccountRecord, AccountSpec, ConnectorContext, ConnectorPlugin, GroupRecord, OperationResult, Page } from '../types';
 
 /**
@@ -42,7 +43,6 @@ const user = z.object({
 type User = z.infer<typeof user>;
 const userPage = z.object({ value: z.array(user), '@odata.nextLink': z.string().optional() });
 const groupPage = z.object({ value: z.array(z.object({ id: z.string(), displayName: z.string().nullable().optional() })), '@odata.nextLink': z.string().optional() });
-const tokenResponse = z.object({ access_token: z.string(), expires_in: z.number(), token_type: z.string() });
 const graphError = z.object({ error: z.object({ code: z.string(), message: z.string().optional() }) });
 
 function errorOf(body: unknown): { code: string; message: string } | null {
@@ -50,23 +50,13 @@ function errorOf(body: unknown): { code: string; message: string } | null {
   return parsed.success ? { code: parsed.data.error.code, message: parsed.data.error.message ?? '' } : null;
 }
 
-/** A cached app-only token, refreshed a minute before it expires. */
-async function accessToken(ctx: Ctx): Promise<string> {
-  const cached = ctx.cache.get('token') as { token: string; expiresAt: number } | undefined;
-  if (cached && cached.expiresAt > ctx.now().getTime() + 60_000) return cached.token;
+/** The app-only token (client credentials grant). */
+function accessToken(ctx: Ctx): Promise<string> {
   // https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow#get-a-token
-  const res = await ctx.http.request({
-    method: 'POST', url: `${ctx.config.authorityHost}/${encodeURIComponent(ctx.config.tenantId)}/oauth2/v2.0/token`,
-    form: { client_id: ctx.credentials.clientId, client_secret: ctx.credentials.clientSecret, scope: 'https://graph.microsoft.com/.default', grant_type: 'client_credentials' },
+  return oauthAccessToken(ctx, {
+    url: `${ctx.config.authorityHost}/${encodeURIComponent(ctx.config.tenantId)}/oauth2/v2.0/token`, what: 'get an access token',
+    form: () => ({ client_id: ctx.credentials.clientId, client_secret: ctx.credentials.clientSecret, scope: 'https://graph.microsoft.com/.default', grant_type: 'client_credentials' }),
   });
-  if (res.status === 400 || res.status === 401) {
-    // invalid_client (a wrong or expired secret, AADSTS7000215), unauthorized_client, invalid_request.
-    throw new ConnectorError({ kind: 'unauthorized', status: res.status, vendorCode: (res.body as { error?: string } | null)?.error ?? null, message: 'Entra ID refused the client credentials' });
-  }
-  if (res.status !== 200) throw ctx.http.fail(res, 'get an access token');
-  const token = parseVendorBody(tokenResponse, res.body, 'get an access token');
-  ctx.cache.set('token', { token: token.access_token, expiresAt: ctx.now().getTime() + token.expires_in * 1000 });
-  return token.access_token;
 }
 
 async function call(ctx: Ctx, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', pathOrUrl: string, json?: unknown): Promise<VendorResponse> {
@@ -90,11 +80,7 @@ async function getUser(ctx: Ctx, userName: string): Promise<User | null> {
   return parseVendorBody(user, res.body, 'read the user');
 }
 
-async function requireUser(ctx: Ctx, userName: string): Promise<User> {
-  const found = await getUser(ctx, userName);
-  if (!found) throw new ConnectorError({ kind: 'not_found', status: 404, message: `no user ${userName}` });
-  return found;
-}
+const requireUser = async (ctx: Ctx, userName: string): Promise<User> => mustExist(await getUser(ctx, userName), `user ${userName}`);
 
 async function patchUser(ctx: Ctx, u: User, body: Record<string, unknown>): Promise<OperationResult> {
   // https://learn.microsoft.com/en-us/graph/api/user-update?view=graph-rest-1.0
