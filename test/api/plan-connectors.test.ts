@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { signHrPayload } from '../../api/hr-signature';
+import { personIdForEmployee } from '../../db/repositories/hr';
 import { testEnv } from '../support/env';
 import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
 import { createAccessOrg, stageOpen, submit, waitStatus, type AccessOrg } from '../support/access-org';
@@ -134,6 +137,53 @@ describe('provisioning plans on downstream systems', () => {
         refused = e;
       });
       expect(String(refused)).to.match(/append-only/);
+    });
+  });
+
+  describe('when HR events drive a joiner and a leaver with downstream birthright access', () => {
+    it('should provision the account and team through the joiner plan, disable it in the leaver plan and delete it after the wait', async () => {
+      const secret = (await org.admin.post(`${org.t}/hr/secret`)).body.secret as string;
+      expect((await org.admin.request('PUT', `${org.t}/hr/settings`, { disableThreshold: 50, leaverDeleteAfterSeconds: 2 })).status).to.equal(200);
+      const githubId = await configure(org.admin, org.t, 'github_enterprise', github, 'github-birthright');
+      const bundle = await org.admin.post(`${org.t}/bundles`, {
+        name: 'engineering-birthright', ownerPersonId: org.ids.boss, eligibility: [],
+        items: [{ kind: 'group', id: org.groups.engineering }, { kind: 'connector_group', id: githubId, ref: github.group }],
+        policy: { stages: [{ name: 'x', approvers: [{ type: 'bundle_owner' }], quorum: { type: 'all' }, timeout: { afterSeconds: 60, action: 'expire' } }] },
+      });
+      expect(bundle.status, JSON.stringify(bundle.body)).to.equal(201);
+      const joiner = (await org.admin.get(`${org.t}/lifecycle/templates/joiner`)).body.definition;
+      await org.admin.request('PUT', `${org.t}/lifecycle/templates/joiner`, {
+        ...joiner, birthright: [{ bundleId: bundle.body.id, when: [{ type: 'attribute', attribute: 'department', operator: 'equals', value: 'platform' }] }],
+      });
+      const send = async (event: Record<string, unknown>) => {
+        const body = JSON.stringify(event);
+        const ts = Math.floor(Date.now() / 1000);
+        const res = await org.admin.as(null).request('POST', `${org.t}/hr/events`, body, {
+          'content-type': 'application/json', 'x-portal-timestamp': String(ts), 'x-portal-signature': signHrPayload(secret, ts, body),
+        });
+        expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      };
+      const email = 'dana.platform@acme.test';
+      const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+      await send({ eventId: randomUUID(), type: 'hire', employeeId: 'P1', occurredAt: at(0), displayName: 'Dana Platform', profile: { department: 'platform', workEmail: email } });
+      const personId = personIdForEmployee(org.tenant.id, 'P1');
+      const lifecycle = async () => (await org.admin.get(`${org.t}/people/${personId}/lifecycle`)).body;
+      const runPlan = async (kind: string) => eventually(async () => {
+        const run = ((await lifecycle()).runs ?? []).find((r: { kind: string; plans: unknown[] }) => r.kind === kind && r.plans.length > 0);
+        return run ? run.plans[0].id as string : undefined;
+      }, 30_000, `${kind} plan`);
+      const joinerPlan = await settle(await runPlan('joiner'), ['completed']);
+      expect(joinerPlan.body.steps.map((s: { operation: string }) => s.operation)).to.deep.equal(['add_to_group', 'create_account', 'add_to_group']);
+      expect(github.state.account(email)).to.deep.equal({ active: true });
+      expect(github.state.isMember(email, github.group)).to.equal(true);
+
+      await send({ eventId: randomUUID(), type: 'termination', employeeId: 'P1', occurredAt: at(10), profile: { employmentStatus: 'terminated' } });
+      const leaverPlan = await settle(await runPlan('leaver'), ['completed']);
+      expect(leaverPlan.body.steps.map((s: { operation: string; targetObject: string }) => `${s.operation} ${s.targetObject}`)).to.deep.equal([`disable_account ${email}`]);
+      expect(github.state.account(email)).to.deep.equal({ active: false });
+      await eventually(async () => (github.state.account(email) === null ? true : undefined), 30_000, 'downstream deletion after the wait');
+      const leaver = ((await lifecycle()).runs as { kind: string; plans: { reason: string; status: string }[] }[]).find((r) => r.kind === 'leaver')!;
+      expect(leaver.plans.map((p) => p.reason)).to.deep.equal(['leaver: disable downstream accounts', 'leaver: delete downstream accounts']);
     });
   });
 
