@@ -93,6 +93,11 @@ describe('HR events and lifecycles', () => {
       expect(done.upcoming).to.deep.equal([]);
       expect(done.runs[0]).to.include({ kind: 'joiner', status: 'completed', trigger: 'effective_date', templateVersion: 1 });
       expect(done.runs[0].steps.map((s: { step: string }) => s.step)).to.deep.equal(['activate', 'grant_birthright', 'notify_manager']);
+      // The birthright grant is a provisioning plan with its evidence.
+      expect(done.runs[0].plans).to.have.length(1);
+      const plan = (await admin.get(`${t}/plans/${done.runs[0].plans[0].id}`)).body;
+      expect(plan.steps.map((s: { operation: string; targetObject: string }) => `${s.operation} ${s.targetObject}`)).to.deep.equal([`add_to_group group:${groups.eng}`]);
+      expect(plan.evidence.map((e: { outcome: string }) => e.outcome)).to.deep.equal(['applied']);
       const outbox = await testEnv().db.selectFrom('outbox_messages').selectAll().where('tenant_id', '=', tenant.id).where('kind', '=', 'lifecycle.joiner').execute();
       expect(outbox.map((m) => m.recipient_person_id)).to.include(person('M1'));
     });
