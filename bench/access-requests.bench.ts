@@ -7,21 +7,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
 import { applyPersonSetup } from '../activities/person-setup';
-import { migrateToLatest, openDatabase } from '../db/connect';
 import { createBundle } from '../db/repositories/access-bundles';
 import { createCatalogObject } from '../db/repositories/catalog';
 import { createTenant } from '../db/repositories/tenants';
 import { createApiToken } from '../db/repositories/api-tokens';
 import { close, listen } from '../api/server';
 import type { AddressInfo } from 'node:net';
-import { ensureTemporalCli } from '../scripts/temporal-cli';
-import { freePort, loadDevServerConfig, startDevServer } from '../scripts/temporal-dev';
 import { createLogger } from '../workers/logger';
-import { createWorker, installTemporalRuntime } from '../workers/worker';
+import { createWorker } from '../workers/worker';
+import { startBenchEnvironment } from './environment';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
 import { type Summary, since, summarise } from './stats';
 import { echoUpdate, finishUpdate } from './workflows';
@@ -30,15 +27,10 @@ const OPEN_REQUESTS = Number(process.env.BENCH_OPEN_REQUESTS ?? 1000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 
 export async function run(): Promise<void> {
-  installTemporalRuntime(createLogger('error'));
-  const server = await startDevServer(await ensureTemporalCli(), loadDevServerConfig(), { port: await freePort(), uiPort: null, dbFilename: null });
-  const db = process.env.DATABASE_URL ? openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL }) : openDatabase({ kind: 'embedded', dataDir: null });
-  await migrateToLatest(db);
-  const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const taskQueue = `bench-${randomUUID()}`;
-  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
-  const echoWorker = await Worker.create({ connection, namespace: server.namespace, taskQueue: `${taskQueue}-echo`, workflowsPath: require.resolve('./workflows') });
+  const env = await startBenchEnvironment('bench');
+  const { db, client, connection, namespace, taskQueue } = env;
+  const worker = await createWorker({ connection, namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
+  const echoWorker = await Worker.create({ connection, namespace, taskQueue: `${taskQueue}-echo`, workflowsPath: require.resolve('./workflows') });
   const running = Promise.all([worker.run(), echoWorker.run()]);
   try {
     // Seed: one approver, one bundle with a single 1-of-1 stage, OPEN_REQUESTS people each with an open request.
@@ -138,9 +130,6 @@ export async function run(): Promise<void> {
     worker.shutdown();
     echoWorker.shutdown();
     await running;
-    await connection.close();
-    await client.connection.close();
-    await db.destroy();
-    await server.stop();
+    await env.close();
   }
 }

@@ -8,19 +8,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { sql } from 'kysely';
 import { signHrPayload } from '../api/hr-signature';
 import { close, listen } from '../api/server';
-import { migrateToLatest, openDatabase } from '../db/connect';
 import { putHrSettings } from '../db/repositories/hr';
 import { createTenant } from '../db/repositories/tenants';
-import { ensureTemporalCli } from '../scripts/temporal-cli';
-import { freePort, loadDevServerConfig, startDevServer } from '../scripts/temporal-dev';
-import { createLogger } from '../workers/logger';
 import { encryptSecret } from '../workers/secrets';
-import { createWorker, installTemporalRuntime } from '../workers/worker';
+import { createWorker } from '../workers/worker';
+import { startBenchEnvironment } from './environment';
 import { summarise } from './stats';
 
 const PEOPLE = Number(process.env.BENCH_HR_PEOPLE ?? 2000);
@@ -36,15 +31,9 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<voi
 }
 
 export async function run(): Promise<void> {
-  const logger = createLogger('error');
-  installTemporalRuntime(logger);
-  const server = await startDevServer(await ensureTemporalCli(), loadDevServerConfig(), { port: await freePort(), uiPort: null, dbFilename: null });
-  const db = process.env.DATABASE_URL ? openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL }) : openDatabase({ kind: 'embedded', dataDir: null });
-  await migrateToLatest(db);
-  const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const taskQueue = `bench-hr-${randomUUID()}`;
-  const worker = await createWorker({ connection, namespace: server.namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
+  const env = await startBenchEnvironment('bench-hr');
+  const { db, client, connection, namespace, taskQueue, logger } = env;
+  const worker = await createWorker({ connection, namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
   const running = worker.run();
   const secretKey = Buffer.alloc(32, 3);
   const api = await listen({ db, temporal: { client, taskQueue }, logger, secretKey }, '127.0.0.1', 0);
@@ -125,9 +114,6 @@ export async function run(): Promise<void> {
     await close(api);
     worker.shutdown();
     await running;
-    await connection.close();
-    await client.connection.close();
-    await db.destroy();
-    await server.stop();
+    await env.close();
   }
 }

@@ -12,22 +12,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { migrateToLatest, openDatabase } from '../db/connect';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import type { Db } from '../db/database';
 import { createConnectorInstance } from '../db/repositories/connector-instances';
 import { insertPlan, planWorkflowId } from '../db/repositories/plans';
 import { createTenant } from '../db/repositories/tenants';
-import { ensureTemporalCli } from '../scripts/temporal-cli';
-import { freePort, loadDevServerConfig, startDevServer } from '../scripts/temporal-dev';
 import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
 import { startGoogleWorkspaceFake } from '../test/fakes/google-workspace';
 import { startMicrosoft365Fake } from '../test/fakes/microsoft365';
 import type { ConformanceFake } from '../test/support/connector-conformance';
-import { createLogger } from '../workers/logger';
 import { encryptSecret } from '../workers/secrets';
-import { createWorker, installTemporalRuntime } from '../workers/worker';
+import { createWorker } from '../workers/worker';
+import { startBenchEnvironment } from './environment';
 import { type Summary, since, summarise } from './stats';
 
 const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 8);
@@ -107,21 +104,16 @@ async function connector(db: Db, tenantId: string, secretKey: Buffer, kind: stri
 }
 
 export async function run(): Promise<void> {
-  installTemporalRuntime(createLogger('error'));
-  const server = await startDevServer(await ensureTemporalCli(), loadDevServerConfig(), { port: await freePort(), uiPort: null, dbFilename: null });
-  const db = process.env.DATABASE_URL ? openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL }) : openDatabase({ kind: 'embedded', dataDir: null });
-  await migrateToLatest(db);
-  const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const taskQueue = `bench-${randomUUID()}`;
+  const env = await startBenchEnvironment('bench-plans');
+  const { db, client, connection, namespace, taskQueue } = env;
   const secretKey = randomBytes(32);
   const fakeOptions = { latencyMs: 20, throttleRate: 0.01, retryAfterSeconds: 1, recordExchanges: false };
   const fakes = { microsoft365: await startMicrosoft365Fake(fakeOptions), google_workspace: await startGoogleWorkspaceFake(fakeOptions), github_enterprise: await startGithubEnterpriseFake(fakeOptions) };
   const worker = await createWorker({
-    connection, namespace: server.namespace, taskQueue, db, secretKey, connectorKinds: Object.keys(fakes), connectorRateLimitPerSecond: 100_000,
+    connection, namespace, taskQueue, db, secretKey, connectorKinds: Object.keys(fakes), connectorRateLimitPerSecond: 100_000,
   });
   const noopWorker = await Worker.create({
-    connection, namespace: server.namespace, taskQueue: `${taskQueue}-noop`, workflowsPath: require.resolve('./workflows'),
+    connection, namespace, taskQueue: `${taskQueue}-noop`, workflowsPath: require.resolve('./workflows'),
     activities: { benchNoopActivity: async () => undefined },
   });
   const running = Promise.all([worker.run(), noopWorker.run()]);
@@ -172,9 +164,6 @@ export async function run(): Promise<void> {
     noopWorker.shutdown();
     await running;
     await Promise.all(Object.values(fakes).map((f) => f.close()));
-    await connection.close();
-    await client.connection.close();
-    await db.destroy();
-    await server.stop();
+    await env.close();
   }
 }

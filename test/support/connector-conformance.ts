@@ -151,13 +151,16 @@ export function describeConformance(harness: ConformanceHarness): void {
       await expectFailure(run({ operation: 'add_to_group', userName: account.userName, group: `${fake.group}-missing` }), 'not_found');
     });
 
-    it('should assign and unassign when it implements assignments', async function () {
-      if (!capabilities.includes('assignments')) {
-        console.log(`      (${harness.name} implements no assignments capability)`);
-        this.skip();
-      }
+    it('should assign and unassign when it implements assignments, and refuse them as invalid when it does not', async () => {
       const account = fresh();
       await run({ operation: 'create_account', account });
+      if (!capabilities.includes('assignments')) {
+        // The framework refuses what the plugin does not implement, before any vendor call.
+        const calls = ctx.http.calls.length;
+        await expectFailure(run({ operation: 'assign', userName: account.userName, assignment: 'anything' }), 'invalid');
+        expect(ctx.http.calls.length).to.equal(calls);
+        return;
+      }
       expect((await run({ operation: 'assign', userName: account.userName, assignment: fake.assignment! })).outcome).to.equal('applied');
       expect(fake.state.hasAssignment!(account.userName, fake.assignment!)).to.equal(true);
       expect((await run({ operation: 'assign', userName: account.userName, assignment: fake.assignment! })).outcome).to.equal('already_in_state');
