@@ -55,7 +55,7 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
   for (const step of plan.steps) {
     state.steps[step.key] = plan.succeeded.includes(step.key) ? { status: 'succeeded', outcome: 'earlier' } : { status: 'pending', outcome: null };
   }
-  upsertSearchAttributes([{ key: PortalStatus, value: 'running' }]);
+  // PortalStatus is `running` from the start of every round (its starters set it): no upsert here.
 
   const connectorActivities = new Map<string, Pick<Activities, 'executeConnectorStep'>>();
   function onConnectorQueue(kind: string) {
