@@ -197,7 +197,7 @@ export const planRoutes = [
     summary: 'Create a provisioning plan (operator action) and execute it (202, then poll Location); idempotent on Idempotency-Key',
     permission: 'portal.plans.manage', tenantScoped: true, body: createBody, headers: idempotencyHeaders,
     responses: { 202: { description: 'Accepted: executing', schema: planSchema, headers: { Location: 'The plan' } } },
-    handler: async ({ body, tenant, caller, deps, req, requestId, log }) => {
+    handler: async ({ body, tenant, caller, deps, req, log }) => {
       const key = req.get('idempotency-key');
       const planId = key ? idFromKey(`plan:operator:${tenant.id}`, key) : newId();
       const location = `/v1/tenants/${tenant.id}/plans/${planId}`;
@@ -215,7 +215,6 @@ export const planRoutes = [
         log.error({ err, planId }, 'could not start plan execution');
         throw new ApiError('unavailable', 'The plan is recorded but the workflow engine is unavailable; repeat the request with the same Idempotency-Key.');
       }
-      void requestId;
       return { status: 202, body: present(plan), headers: { Location: location } };
     },
   }),
