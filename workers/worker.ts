@@ -92,7 +92,10 @@ export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN')
     shutdownSignals: [],
     logger: new DefaultLogger(level, (entry) => {
       const fields = { ...entry.meta, component: 'temporal-sdk' };
-      const method = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
+      // Connector workers are activity-only by design: the SDK's warning that they poll no workflow tasks is
+      // expected, not a fault.
+      const expected = entry.message.startsWith('No workflows registered');
+      const method = expected ? 'debug' : entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'INFO' ? 'info' : 'debug';
       logger[method](fields, entry.message);
     }),
   });
