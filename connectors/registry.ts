@@ -1,6 +1,9 @@
+import { atlassianCloudConnector } from './atlassian-cloud';
+import { awsIdentityCenterConnector } from './aws-identity-center';
 import { githubEnterpriseConnector } from './github-enterprise';
 import { googleWorkspaceConnector } from './google-workspace';
 import { microsoft365Connector } from './microsoft365';
+import { slackEnterpriseConnector } from './slack-enterprise';
 import type { ConnectorPlugin } from './types';
 
 /**
@@ -11,6 +14,9 @@ export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Objec
   github_enterprise: githubEnterpriseConnector as ConnectorPlugin,
   google_workspace: googleWorkspaceConnector as ConnectorPlugin,
   microsoft365: microsoft365Connector as ConnectorPlugin,
+  slack_enterprise: slackEnterpriseConnector as ConnectorPlugin,
+  aws_identity_center: awsIdentityCenterConnector as ConnectorPlugin,
+  atlassian_cloud: atlassianCloudConnector as ConnectorPlugin,
 });
 
 /** The plugin for a kind, or null when Portal has none. */

@@ -32,6 +32,8 @@ export interface ConformanceFake {
   seedAccounts(count: number): void;
   /** The fake's page size for account listing (small, so paging is exercised). */
   pageSize: number;
+  /** What deleting an account does at this vendor: removes it (default), or deactivates it for good. */
+  deletion?: 'removes' | 'deactivates';
   /** The fake's own state, for asserting where things ended. */
   state: {
     account(userName: string): { active: boolean } | null;
@@ -113,6 +115,12 @@ export function describeConformance(harness: ConformanceHarness): void {
       expect((await run({ operation: 'enable_account', userName: account.userName })).outcome).to.equal('already_in_state');
 
       expect((await run({ operation: 'delete_account', userName: account.userName })).outcome).to.equal('applied');
+      if (fake.deletion === 'deactivates') {
+        // The vendor never deletes users: the connector deactivates them and says so in the evidence.
+        expect(fake.state.account(account.userName)).to.deep.equal({ active: false });
+        expect((await run({ operation: 'delete_account', userName: account.userName })).outcome).to.equal('already_in_state');
+        return;
+      }
       expect(fake.state.account(account.userName)).to.equal(null);
       expect((await run({ operation: 'delete_account', userName: account.userName })).outcome).to.equal('already_in_state');
     });
