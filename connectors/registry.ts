@@ -3,6 +3,7 @@ import { awsIdentityCenterConnector } from './aws-identity-center';
 import { githubEnterpriseConnector } from './github-enterprise';
 import { googleWorkspaceConnector } from './google-workspace';
 import { microsoft365Connector } from './microsoft365';
+import { salesforceConnector } from './salesforce';
 import { servicenowConnector } from './servicenow';
 import { slackEnterpriseConnector } from './slack-enterprise';
 import type { ConnectorPlugin } from './types';
@@ -19,6 +20,7 @@ export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Objec
   aws_identity_center: awsIdentityCenterConnector as ConnectorPlugin,
   atlassian_cloud: atlassianCloudConnector as ConnectorPlugin,
   servicenow: servicenowConnector as ConnectorPlugin,
+  salesforce: salesforceConnector as ConnectorPlugin,
 });
 
 /** The plugin for a kind, or null when Portal has none. */

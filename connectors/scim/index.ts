@@ -24,6 +24,13 @@ export interface ScimProfile<Config, Credentials> {
    */
   membershipCheck: 'group' | 'filter';
   requestIdHeaders?: string[];
+  /** Attributes every created user needs at this vendor (Salesforce: a profile entitlement). */
+  createAttributes?(config: Config): Record<string, unknown>;
+  /**
+   * Assignments are the user's multi-valued `entitlements` (RFC 7643 §4.1.2), added and removed by PATCH
+   * (Salesforce permission sets). Without it the connector has no assignments capability.
+   */
+  entitlements?: boolean;
 }
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -38,6 +45,7 @@ const scimUser = z.object({
   active: z.boolean().optional(),
   name: z.object({ givenName: z.string().nullable().optional(), familyName: z.string().nullable().optional() }).partial().nullable().optional(),
   emails: z.array(z.object({ value: z.string(), primary: z.boolean().optional() })).nullable().optional(),
+  entitlements: z.array(z.object({ value: z.string() })).nullable().optional(),
 });
 type ScimUser = z.infer<typeof scimUser>;
 const listOf = <T extends z.ZodType>(item: T) => z.object({ totalResults: z.number(), Resources: z.array(item).optional(), startIndex: z.number().optional(), itemsPerPage: z.number().optional() });
@@ -123,7 +131,29 @@ export function createScimConnector<Config, Credentials>(profile: ScimProfile<Co
     return { outcome: 'applied', externalId: user.id };
   }
 
+  async function changeEntitlement(ctx: Ctx, userName: string, entitlement: string, add: boolean): Promise<OperationResult> {
+    const user = await requireUser(ctx, userName);
+    const has = (user.entitlements ?? []).some((e) => e.value === entitlement);
+    if (has === add) return { outcome: 'already_in_state', externalId: user.id };
+    const operation = add
+      ? { op: 'add', path: 'entitlements', value: [{ value: entitlement }] }
+      : { op: 'remove', path: `entitlements[value eq ${quote(entitlement)}]` };
+    const res = await call(ctx, 'PATCH', `/Users/${encodeURIComponent(user.id)}`, { schemas: [PATCH_OP], Operations: [operation] });
+    if (res.status === 404) throw new ConnectorError({ kind: 'not_found', status: 404, message: `no user ${userName}` });
+    if (res.status === 400 && scimErrorCode(res.body) === 'invalidValue') throw new ConnectorError({ kind: 'not_found', status: 400, vendorCode: 'invalidValue', message: `no entitlement ${entitlement}` });
+    if (res.status !== 200 && res.status !== 204) throw ctx.http.fail(res, add ? 'add the entitlement' : 'remove the entitlement');
+    return { outcome: 'applied', externalId: user.id };
+  }
+
+  const assignments = profile.entitlements
+    ? {
+      assign: (ctx: Ctx, userName: string, entitlement: string) => changeEntitlement(ctx, userName, entitlement, true),
+      unassign: (ctx: Ctx, userName: string, entitlement: string) => changeEntitlement(ctx, userName, entitlement, false),
+    }
+    : {};
+
   return {
+    ...assignments,
     describe: () => profile.describe,
     configSchema: profile.configSchema,
     credentialsSchema: profile.credentialsSchema,
@@ -146,6 +176,7 @@ export function createScimConnector<Config, Credentials>(profile: ScimProfile<Co
       const res = await call(ctx, 'POST', '/Users', {
         schemas: [USER], userName: account.userName, externalId: account.externalId, displayName: account.displayName, active: account.active !== false,
         name: { givenName: account.givenName, familyName: account.familyName }, emails: [{ value: account.email, type: 'work', primary: true }],
+        ...profile.createAttributes?.(ctx.config),
       });
       if (res.status === 409) throw new ConnectorError({ kind: 'conflict', status: 409, vendorCode: scimErrorCode(res.body), message: `${account.userName} exists` });
       if (res.status !== 201) throw ctx.http.fail(res, 'create the user');

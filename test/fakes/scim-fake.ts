@@ -32,6 +32,8 @@ export interface ScimFakeProfile {
   credentials(token: string): unknown;
   /** Adds vendor headers (rate-limit headers...). */
   headers?(res: Response): void;
+  /** Entitlements that exist (Salesforce: profiles and permission sets); a create must carry `requiredEntitlement`. */
+  entitlements?: { available: string[]; requiredOnCreate: string };
 }
 
 interface User {
@@ -44,6 +46,7 @@ interface User {
   email: string | null;
   active: boolean;
   created: string;
+  entitlements: Set<string>;
 }
 
 export async function startScimFake(profile: ScimFakeProfile, options: FakeVendorOptions & { pageSize?: number } = {}): Promise<ConformanceFake & { token: string }> {
@@ -75,6 +78,7 @@ export async function startScimFake(profile: ScimFakeProfile, options: FakeVendo
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], id: u.id, userName: u.userName, ...(u.externalId ? { externalId: u.externalId } : {}),
     ...(u.displayName ? { displayName: u.displayName } : {}), name: { givenName: u.givenName ?? '', familyName: u.familyName ?? '' },
     emails: u.email ? [{ value: u.email, type: 'work', primary: true }] : [], active: u.active,
+    ...(profile.entitlements ? { entitlements: [...u.entitlements].map((value) => ({ value })) } : {}),
     meta: { resourceType: 'User', created: u.created, lastModified: u.created, location: `${vendor.url}${p}/Users/${u.id}` },
   });
   const groupJson = (g: { id: string; displayName: string; members: Set<string> }, withMembers: boolean) => ({
@@ -108,10 +112,12 @@ export async function startScimFake(profile: ScimFakeProfile, options: FakeVendo
     if (byUserName(b.userName)) return writeError(res, 409, 'uniqueness', 'A user with this userName already exists.');
     const name = (b.name ?? {}) as { givenName?: string; familyName?: string };
     const emails = (b.emails ?? []) as { value?: string; primary?: boolean }[];
+    const entitlements = ((b.entitlements ?? []) as { value?: string }[]).map((e) => String(e.value));
+    if (profile.entitlements && !entitlements.includes(profile.entitlements.requiredOnCreate)) return writeError(res, 400, 'invalidValue', 'A profile entitlement is required.');
     const u: User = {
       id: randomUUID(), userName: b.userName, externalId: typeof b.externalId === 'string' ? b.externalId : null, displayName: typeof b.displayName === 'string' ? b.displayName : null,
       givenName: name.givenName ?? null, familyName: name.familyName ?? null, email: (emails.find((e) => e.primary) ?? emails[0])?.value ?? null, active: b.active !== false,
-      created: new Date().toISOString(),
+      created: new Date().toISOString(), entitlements: new Set(entitlements),
     };
     users.set(u.id, u);
     vendor.sideEffect(`create:${u.userName}`);
@@ -127,6 +133,18 @@ export async function startScimFake(profile: ScimFakeProfile, options: FakeVendo
     const ops = (req.body as { Operations?: { op?: string; path?: string; value?: unknown }[] }).Operations;
     if (!Array.isArray(ops)) return writeError(res, 400, 'invalidSyntax', 'Operations is required.');
     for (const op of ops) {
+      const removeEntitlement = /^entitlements\[value eq "([^"]+)"\]$/.exec(op.path ?? '');
+      if (profile.entitlements && op.op?.toLowerCase() === 'remove' && removeEntitlement) {
+        u.entitlements.delete(removeEntitlement[1]!);
+        continue;
+      }
+      if (profile.entitlements && op.op?.toLowerCase() === 'add' && op.path === 'entitlements' && Array.isArray(op.value)) {
+        for (const e of op.value as { value?: string }[]) {
+          if (!e.value || !profile.entitlements.available.includes(e.value)) return writeError(res, 400, 'invalidValue', 'No such entitlement.');
+          u.entitlements.add(e.value);
+        }
+        continue;
+      }
       if (op.op?.toLowerCase() !== 'replace' && op.op?.toLowerCase() !== 'add') return writeError(res, 400, 'invalidSyntax', `Unsupported op ${op.op}.`);
       switch (op.path) {
         case 'displayName': u.displayName = String(op.value); break;
@@ -203,13 +221,14 @@ export async function startScimFake(profile: ScimFakeProfile, options: FakeVendo
     credentials: profile.credentials(token),
     badCredentials: profile.credentials(randomBytes(24).toString('base64url')),
     group: [...groups.keys()][0]!,
+    ...(profile.entitlements ? { assignment: profile.entitlements.available.find((e) => e !== profile.entitlements!.requiredOnCreate)! } : {}),
     account,
     pageSize,
     deletion: profile.deletion === 'deactivate' ? 'deactivates' : 'removes',
     seedAccounts(count: number) {
       for (let i = 0; i < count; i += 1) {
         const id = randomUUID();
-        users.set(id, { id, userName: `seed-${id}@acme.test`, externalId: null, displayName: 'Seeded', givenName: 'Seeded', familyName: 'User', email: null, active: true, created: new Date().toISOString() });
+        users.set(id, { id, userName: `seed-${id}@acme.test`, externalId: null, displayName: 'Seeded', givenName: 'Seeded', familyName: 'User', email: null, active: true, created: new Date().toISOString(), entitlements: new Set() });
       }
     },
     state: {
@@ -221,6 +240,7 @@ export async function startScimFake(profile: ScimFakeProfile, options: FakeVendo
         const u = byUserName(userName);
         return u ? groups.get(group)?.members.has(u.id) ?? false : false;
       },
+      hasAssignment: (userName, entitlement) => byUserName(userName)?.entitlements.has(entitlement) ?? false,
     },
     checkAgainstSpec: (exchanges) => checkScimExchanges(exchanges, p),
     close: () => vendor.close(),

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { atlassianCloudConnector } from '../../connectors/atlassian-cloud';
 import { awsIdentityCenterConnector } from '../../connectors/aws-identity-center';
+import { salesforceConnector } from '../../connectors/salesforce';
 import { slackEnterpriseConnector } from '../../connectors/slack-enterprise';
 import type { ConnectorPlugin } from '../../connectors/types';
 import type { FakeVendorOptions } from './fake-vendor';
@@ -44,5 +45,22 @@ export function startAtlassianCloudFake(options: FakeVendorOptions = {}) {
     requestIdHeader: 'atl-traceid',
     config: (url) => ({ directoryId: directory, apiBaseUrl: url }),
     credentials: (token) => ({ apiKey: token }),
+  }, options);
+}
+
+/**
+ * Salesforce: /services/scim/v2, users deactivated never deleted, a profile entitlement required on create,
+ * permission sets as entitlements. https://help.salesforce.com/s/articleView?id=sf.identity_scim_overview.htm
+ */
+export function startSalesforceFake(options: FakeVendorOptions = {}) {
+  const profileId = '00e5g000001AbCdEAB';
+  const permissionSet = '0PS5g000000XyZwGAA';
+  return startScimFake({
+    plugin: salesforceConnector as ConnectorPlugin, prefix: '/services/scim/v2', deletion: 'deactivate', groupsIncludeMembers: true, groupMemberFilter: false,
+    entitlements: { available: [profileId, permissionSet], requiredOnCreate: profileId },
+    errorBody: (status, scimType, detail) => ({ schemas: [ERROR], status: String(status), detail, ...(scimType ? { scimType } : {}) }),
+    requestIdHeader: 'x-request-id',
+    config: (url) => ({ instanceUrl: url, profileId }),
+    credentials: (token) => ({ accessToken: token }),
   }, options);
 }
