@@ -11,6 +11,9 @@ import type { ConformanceFake } from '../support/connector-conformance';
 import { startGoogleWorkspaceFake } from '../fakes/google-workspace';
 import { startMicrosoft365Fake } from '../fakes/microsoft365';
 import { startGithubEnterpriseFake } from '../fakes/github-enterprise';
+import { startAtlassianCloudFake, startAwsIdentityCenterFake, startSalesforceFake, startSlackEnterpriseFake } from '../fakes/scim-vendors';
+import { startServicenowFake } from '../fakes/servicenow';
+import { connectorPlugins } from '../../connectors/registry';
 import { planSettles } from '../support/plans';
 
 const KINDS = ['microsoft365', 'google_workspace', 'github_enterprise'];
@@ -184,6 +187,50 @@ describe('provisioning plans on downstream systems', () => {
       await eventually(async () => (github.state.account(email) === null ? true : undefined), 30_000, 'downstream deletion after the wait');
       const leaver = ((await lifecycle()).runs as { kind: string; plans: { reason: string; status: string }[] }[]).find((r) => r.kind === 'leaver')!;
       expect(leaver.plans.map((p) => p.reason)).to.deep.equal(['leaver: disable downstream accounts', 'leaver: delete downstream accounts']);
+    });
+  });
+
+  describe('when one plan touches every connector Portal ships and Portal-native targets', () => {
+    it('should complete, with evidence for every step', async () => {
+      const starters: Record<string, () => Promise<ConformanceFake>> = {
+        microsoft365: () => startMicrosoft365Fake(), google_workspace: () => startGoogleWorkspaceFake(), github_enterprise: () => startGithubEnterpriseFake(),
+        servicenow: () => startServicenowFake(), salesforce: () => startSalesforceFake(), atlassian_cloud: () => startAtlassianCloudFake(),
+        slack_enterprise: () => startSlackEnterpriseFake(), aws_identity_center: () => startAwsIdentityCenterFake(),
+      };
+      expect(Object.keys(starters)).to.have.members(Object.keys(connectorPlugins));
+      const fakes = Object.fromEntries(await Promise.all(Object.entries(starters).map(async ([kind, start]) => [kind, await start()] as const)));
+      const everyKindWorker = await startWorker(undefined, { connectorKinds: Object.keys(starters) });
+      const everyKindApi = await startApi(everyKindWorker.taskQueue);
+      try {
+        const client = new ApiClient(everyKindApi.baseUrl, org.admin.token);
+        const steps: Record<string, unknown>[] = [
+          { key: 'portal-group', target: { system: 'portal' }, operation: 'add_to_group', targetObject: `group:${org.groups.engineering}`, parameters: { personId: org.ids.bob } },
+        ];
+        for (const [kind, fake] of Object.entries(fakes)) {
+          const id = await configure(client, org.t, kind, fake, `all-${kind}`);
+          const account = fake.account(777);
+          steps.push(
+            { key: `${kind}-account`, target: { system: 'connector', connectorId: id }, operation: 'create_account', parameters: { account } },
+            { key: `${kind}-group`, target: { system: 'connector', connectorId: id }, operation: 'add_to_group', parameters: { userName: account.userName, group: fake.group }, dependsOn: [`${kind}-account`] },
+          );
+        }
+        const created = await client.post(`${org.t}/plans`, { reason: 'every system', steps });
+        expect(created.status, JSON.stringify(created.body)).to.equal(202);
+        const done = await planSettles(client, org.tenant.id, created.body.id, ['completed', 'completed_with_failures'], 60_000);
+        expect(done.body.status, JSON.stringify(done.body.failed)).to.equal('completed');
+        expect(done.body.succeeded).to.have.length(steps.length);
+        const evidence = done.body.evidence as Evidence[];
+        for (const step of steps) expect(evidence.some((e) => e.stepKey === step.key && e.outcome === 'applied'), String(step.key)).to.equal(true);
+        for (const [kind, fake] of Object.entries(fakes)) {
+          const account = fake.account(777);
+          expect(fake.state.account(account.userName), kind).to.deep.equal({ active: true });
+          expect(fake.state.isMember(account.userName, fake.group), kind).to.equal(true);
+        }
+      } finally {
+        await everyKindApi.stop();
+        await everyKindWorker.stop();
+        await Promise.all(Object.values(fakes).map((f) => f.close()));
+      }
     });
   });
 
