@@ -10,7 +10,7 @@ import {
   type AppliedStep, downstreamAccountsOf, downstreamGrantSteps, downstreamRevokeSteps, nativeAccessStep, recordDerivedPlan, type RecordedPlan, recordedPlan,
 } from '../db/repositories/grant-plans';
 import { idFromKey, newId } from '../db/repositories/ids';
-import type { PlanStepInput } from '../db/repositories/plans';
+import { type PlanStepInput, SUCCEEDED } from '../db/repositories/plans';
 import { applyProfileObservation } from '../db/repositories/profiles';
 import type { HrEventStatus } from '../db/tables/hr-lifecycle';
 import { type BundleItem, type ConnectorBundleItem, evaluateEligibility, isNativeItem } from '../workflows/access-policy';
@@ -61,7 +61,7 @@ async function heldDownstreamBirthright(tx: Executor, ref: PersonRef): Promise<M
     .where('p.origin_id', 'in', tx.selectFrom('lifecycle_runs').select(sql<string>`id::text`.as('id')).where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId))
     .where('s.target_system', '=', 'connector').where('s.operation', 'in', ['add_to_group', 'remove_from_group', 'assign', 'unassign'])
     .where((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select(sql`1`.as('one'))
-      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', ['applied', 'already_in_state'])))
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)))
     .orderBy('p.created_at').orderBy('s.ordinal').execute();
   const held = new Map<string, ConnectorBundleItem>();
   for (const r of rows) {

@@ -13,7 +13,7 @@ import { appendAudit } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { newId } from '../db/repositories/ids';
 import {
-  appendStepEvidence, connectorStepForExecution, getPlanStep, loadPlanForExecution, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, type StepEvidenceOutcome,
+  appendStepEvidence, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, loadPlanForExecution, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, type StepEvidenceOutcome,
 } from '../db/repositories/plans';
 import { signCallbackToken } from '../workers/callback-tokens';
 import { decryptSecret } from '../workers/secrets';
@@ -152,10 +152,8 @@ export function planActivities(deps: PlanActivityDeps) {
 
   /** The outcome of an earlier success of this step, if it has one (it then never runs again). */
   async function earlierSuccess(ref: StepRef, executor: Executor = db): Promise<StepExecutionResult | null> {
-    const row = await executor.selectFrom('provisioning_step_evidence').select('outcome')
-      .where('plan_id', '=', ref.planId).where('step_key', '=', ref.stepKey).where('outcome', 'in', ['applied', 'already_in_state'])
-      .orderBy('id').limit(1).executeTakeFirst();
-    return row ? { outcome: row.outcome as 'applied' | 'already_in_state' } : null;
+    const outcome = await earlierSuccessOutcome(executor, ref.planId, ref.stepKey);
+    return outcome ? { outcome } : null;
   }
 
   return {

@@ -197,7 +197,7 @@ export const planRoutes = [
     summary: 'Create a provisioning plan (operator action) and execute it (202, then poll Location); idempotent on Idempotency-Key',
     permission: 'portal.plans.manage', tenantScoped: true, body: createBody, headers: idempotencyHeaders,
     responses: { 202: { description: 'Accepted: executing', schema: planSchema, headers: { Location: 'The plan' } } },
-    handler: async ({ body, tenant, caller, deps, req, log }) => {
+    handler: async ({ body, tenant, caller, deps, req, requestId, log }) => {
       const key = req.get('idempotency-key');
       const planId = key ? idFromKey(`plan:operator:${tenant.id}`, key) : newId();
       const location = `/v1/tenants/${tenant.id}/plans/${planId}`;
@@ -205,7 +205,7 @@ export const planRoutes = [
       if (!plan) {
         const steps = await resolveSteps(deps.db, tenant.id, planId, body.steps);
         plan = await deps.db.transaction().execute(async (tx) => (await insertPlan(tx, {
-          id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: caller.tokenId }, reason: body.reason, createdBy: actorOf(caller), steps,
+          id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: caller.tokenId }, reason: body.reason, createdBy: actorOf(caller), steps, requestId,
         })).plan);
       }
       try {

@@ -6,7 +6,7 @@ import type { PlanOriginKind } from '../tables/provisioning';
 import { type Actor, appendAudit } from './audit';
 import { getConnectorInstance } from './connector-instances';
 import { idFromKey } from './ids';
-import { appendStepEvidence, insertPlan, type PlanStepInput, planWorkflowId, setPlanStatus } from './plans';
+import { appendStepEvidence, insertPlan, type PlanStepInput, planWorkflowId, setPlanStatus, SUCCEEDED } from './plans';
 
 /**
  * Plans derived from Portal's own flows (a grant, an expiry, a lifecycle step). Their Portal-native part is
@@ -148,7 +148,7 @@ export async function downstreamAccountsOf(db: Executor, tenantId: string, perso
     .where('s.tenant_id', '=', tenantId).where('s.target_system', '=', 'connector').where('s.operation', '=', 'create_account')
     .where(sql<boolean>`s.parameters->'account'->>'externalId' = ${personId}`)
     .where((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select(sql`1`.as('one'))
-      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', ['applied', 'already_in_state'])))
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)))
     .distinct().execute();
   const seen = new Set<string>();
   const accounts: { connectorInstanceId: string; connectorKind: string; userName: string }[] = [];

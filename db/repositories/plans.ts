@@ -14,6 +14,9 @@ export type { PlanOriginKind, PlanStatus, StepEvidenceOutcome };
 /** The Temporal workflow ID of a plan's execution: operators find it by this in the Temporal UI. */
 export const planWorkflowId = (planId: string) => `plan:${planId}`;
 
+/** The outcomes that mean a step succeeded. */
+export const SUCCEEDED: StepEvidenceOutcome[] = ['applied', 'already_in_state'];
+
 export interface PlanStepInput {
   key: string;
   target: { system: 'portal' } | { system: 'connector'; connectorInstanceId: string; connectorKind: string };
@@ -34,6 +37,8 @@ export interface NewPlan {
   reason: string;
   createdBy: Actor;
   steps: PlanStepInput[];
+  /** The API request that created it, for the audit event. */
+  requestId?: string | null;
 }
 
 export interface PlanStep {
@@ -165,7 +170,7 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
   }).execute();
   await appendAudit(tx, {
     tenantId: plan.tenantId, actor: plan.createdBy, action: 'plan.created', target: { kind: 'provisioning_plan', id: plan.id },
-    details: { origin: plan.origin, reason: plan.reason, steps: steps.length, contentHash },
+    details: { origin: plan.origin, reason: plan.reason, steps: steps.length, contentHash }, requestId: plan.requestId ?? null,
   });
   return {
     plan: {
@@ -236,7 +241,7 @@ export async function getPlanStep(db: Executor, planId: string, stepKey: string)
 export async function loadPlanForExecution(db: Executor, planId: string): Promise<LoadedPlan> {
   const steps = await db.selectFrom('provisioning_plan_steps').selectAll().where('plan_id', '=', planId).orderBy('ordinal').execute();
   const done = await db.selectFrom('provisioning_step_evidence').select('step_key').distinct()
-    .where('plan_id', '=', planId).where('outcome', 'in', ['applied', 'already_in_state']).execute();
+    .where('plan_id', '=', planId).where('outcome', 'in', SUCCEEDED).execute();
   const shapes: PlanStepShape[] = steps.map((s) => ({
     key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
     callbackDeadlineSeconds: s.callback_deadline_seconds,
@@ -266,11 +271,11 @@ export async function appendStepEvidence(db: Executor, e: EvidenceInput): Promis
   }).onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round', 'attempt', 'outcome']).doNothing()).execute();
 }
 
-/** Whether a step has succeeded in any round (so it never runs twice). */
-export async function stepSucceeded(db: Executor, planId: string, stepKey: string): Promise<boolean> {
-  const row = await db.selectFrom('provisioning_step_evidence').select('id').where('plan_id', '=', planId).where('step_key', '=', stepKey)
-    .where('outcome', 'in', ['applied', 'already_in_state']).limit(1).executeTakeFirst();
-  return row !== undefined;
+/** The outcome of the first success of a step in any round (it then never runs again), or null. */
+export async function earlierSuccessOutcome(db: Executor, planId: string, stepKey: string): Promise<'applied' | 'already_in_state' | null> {
+  const row = await db.selectFrom('provisioning_step_evidence').select('outcome').where('plan_id', '=', planId).where('step_key', '=', stepKey)
+    .where('outcome', 'in', SUCCEEDED).orderBy('id').limit(1).executeTakeFirst();
+  return (row?.outcome as 'applied' | 'already_in_state' | undefined) ?? null;
 }
 
 /** Where the plan's execution stands; a later round's status never goes back to an earlier round's. */
@@ -293,7 +298,7 @@ export async function connectorStepForExecution(db: Executor, tenantId: string, 
     .selectAll('s')
     .select(['ci.id as ci_id', 'ci.kind as ci_kind', 'ci.config as ci_config', 'ci.credentials_ciphertext as ci_secret', 'ci.updated_at as ci_updated_at'])
     .select((eb) => eb.selectFrom('provisioning_step_evidence as e').select('e.outcome')
-      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', ['applied', 'already_in_state'])
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)
       .orderBy('e.id').limit(1).as('earlier'))
     .where('s.plan_id', '=', planId).where('s.step_key', '=', stepKey).where('s.tenant_id', '=', tenantId)
     .executeTakeFirst();

@@ -92,6 +92,8 @@ describe('provisioning plans API', () => {
       expect(recomputed).to.equal(res.body.plan.contentHash);
       expect(res.body.evidence).to.have.length(2);
       expect(res.body.audit.map((a: { action: string }) => a.action)).to.include.members(['plan.created', 'plan.completed']);
+      // The audit event names the API request that created the plan.
+      expect(res.body.audit.find((a: { action: string }) => a.action === 'plan.created').requestId).to.be.a('string');
     });
 
     it('should answer a repeated create with the same Idempotency-Key with the same plan', async () => {
