@@ -46,11 +46,6 @@ export class ConnectorError extends Error {
   }
 }
 
-/** Whether a failure of this kind may succeed on a later attempt. */
-export function isRetryableKind(kind: ConnectorErrorKind): boolean {
-  return retryableKinds.has(kind);
-}
-
 /**
  * The shared map from an HTTP status (and the vendor's own code, which wins where a vendor reports
  * throttling or a conflict under another status) to a kind.
@@ -72,7 +67,7 @@ export function classifyStatus(status: number, vendorCode: string | null = null)
 /**
  * Vendor error codes whose meaning differs from their HTTP status. Keys are what `vendorErrorCode` returns.
  * Graph: https://learn.microsoft.com/en-us/graph/errors ; Google: https://cloud.google.com/apis/design/errors ;
- * SCIM: RFC 7644 §3.12 `scimType`.
+ * SCIM: RFC 7644 §3.12 `scimType`; Zoho: `data.errorCode` of its `{status, data}` envelope.
  */
 const vendorCodeKinds: Record<string, ConnectorErrorKind> = {
   // Graph answers some throttling and service faults under 503/504 with these codes, and 403 for quota.
@@ -86,6 +81,8 @@ const vendorCodeKinds: Record<string, ConnectorErrorKind> = {
   RESOURCE_EXHAUSTED: 'rate_limited',
   // SCIM: a uniqueness violation is a conflict whatever status carries it.
   uniqueness: 'conflict',
+  // Zoho reports an expired or revoked access token in `data.errorCode`, not always under a 401.
+  INVALID_OAUTHTOKEN: 'unauthorized',
 };
 
 /**

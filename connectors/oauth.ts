@@ -15,8 +15,9 @@ export async function oauthAccessToken(ctx: ConnectorContext, request: { url: st
   const cached = ctx.cache.get('oauth-token') as { token: string; expiresAt: number } | undefined;
   if (cached && cached.expiresAt > ctx.now().getTime() + 60_000) return cached.token;
   const res = await ctx.http.request({ method: 'POST', url: request.url, form: request.form() });
-  if (res.status === 400 || res.status === 401) {
-    const error = (res.body as { error?: unknown } | null)?.error;
+  const error = (res.body as { error?: unknown } | null)?.error;
+  // Some endpoints (Zoho's) answer a refused grant with 200 and an `error` body instead of RFC 6749's 400.
+  if (res.status === 400 || res.status === 401 || (res.status === 200 && typeof error === 'string')) {
     throw new ConnectorError({ kind: 'unauthorized', status: res.status, vendorCode: typeof error === 'string' ? error : null, message: `${request.what}: the token endpoint refused the credentials` });
   }
   if (res.status !== 200) throw ctx.http.fail(res, request.what);

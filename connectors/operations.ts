@@ -38,18 +38,23 @@ export async function runConnectorStep(plugin: ConnectorPlugin, ctx: ConnectorCo
   }
 }
 
-async function createOrAdopt(plugin: AccountProvisioning, ctx: ConnectorContext, account: AccountSpec): Promise<OperationResult> {
+async function createOrAdopt(plugin: ConnectorPlugin & AccountProvisioning, ctx: ConnectorContext, account: AccountSpec): Promise<OperationResult> {
   try {
     return await plugin.createAccount(ctx, account);
   } catch (err) {
     if (!(err instanceof ConnectorError) || err.kind !== 'conflict') throw err;
     const existing = await plugin.getAccount(ctx, account.userName);
-    if (existing === null || existing.externalId !== account.externalId) {
+    // Proof the account is this person's: the externalId Portal set, or, for a vendor that keeps none,
+    // the plugin's proof that an earlier attempt of this create made it.
+    const provenBy = existing === null ? null
+      : existing.externalId !== null ? (existing.externalId === account.externalId ? 'external_id' : null)
+        : plugin.provesEarlierCreate?.(existing, account, ctx.now()) ? 'earlier_create' : null;
+    if (existing === null || provenBy === null) {
       throw new ConnectorError({ kind: 'conflict', status: err.status, vendorCode: err.vendorCode, message: `${account.userName} exists and belongs to someone else` });
     }
     const changes = differingFields(account, existing);
     if (Object.keys(changes).length > 0) await plugin.updateAccount(ctx, account.userName, changes);
-    return { outcome: 'already_in_state', externalId: existing.id, detail: { adopted: true, updatedFields: Object.keys(changes) } };
+    return { outcome: 'already_in_state', externalId: existing.id, detail: { adopted: true, provenBy, updatedFields: Object.keys(changes) } };
   }
 }
 

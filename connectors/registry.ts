@@ -6,6 +6,7 @@ import { microsoft365Connector } from './microsoft365';
 import { salesforceConnector } from './salesforce';
 import { servicenowConnector } from './servicenow';
 import { slackEnterpriseConnector } from './slack-enterprise';
+import { zohoMailConnector } from './zoho-mail';
 import type { ConnectorPlugin } from './types';
 
 /**
@@ -21,6 +22,7 @@ export const connectorPlugins: Readonly<Record<string, ConnectorPlugin>> = Objec
   atlassian_cloud: atlassianCloudConnector as ConnectorPlugin,
   servicenow: servicenowConnector as ConnectorPlugin,
   salesforce: salesforceConnector as ConnectorPlugin,
+  zoho_mail: zohoMailConnector as ConnectorPlugin,
 });
 
 /** The plugin for a kind, or null when Portal has none. */

@@ -33,6 +33,8 @@ export interface AccountRecord {
   email: string | null;
   externalId: string | null;
   active: boolean;
+  /** When the vendor created the account, where it says (used to prove an earlier attempt's create). */
+  createdAt?: Date | null;
 }
 
 export interface GroupRecord {
@@ -101,6 +103,14 @@ export interface ConnectorCore<Config = unknown, Credentials = unknown> {
   vendorErrorCode?(body: unknown): string | null;
   /** Header names carrying the vendor's request id (`request-id`, `x-github-request-id`, ...). */
   requestIdHeaders?: string[];
+  /**
+   * For vendors that store no identifier of Portal's on an account (no externalId, employeeId or custom
+   * field): whether an existing account met on a create conflict is provably the one an earlier attempt of
+   * the same create made, so the framework adopts it instead of failing the step. Without this hook only an
+   * equal externalId is adopted. It must refuse anything it cannot prove (an older or differently named
+   * account belongs to someone else until an operator says otherwise).
+   */
+  provesEarlierCreate?(existing: AccountRecord, wanted: AccountSpec, now: Date): boolean;
 }
 
 /**

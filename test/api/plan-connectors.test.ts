@@ -13,6 +13,7 @@ import { startMicrosoft365Fake } from '../fakes/microsoft365';
 import { startGithubEnterpriseFake } from '../fakes/github-enterprise';
 import { startAtlassianCloudFake, startAwsIdentityCenterFake, startSalesforceFake, startSlackEnterpriseFake } from '../fakes/scim-vendors';
 import { startServicenowFake } from '../fakes/servicenow';
+import { startZohoMailFake } from '../fakes/zoho-mail';
 import { connectorPlugins } from '../../connectors/registry';
 import { planSettles } from '../support/plans';
 
@@ -195,7 +196,7 @@ describe('provisioning plans on downstream systems', () => {
       const starters: Record<string, () => Promise<ConformanceFake>> = {
         microsoft365: () => startMicrosoft365Fake(), google_workspace: () => startGoogleWorkspaceFake(), github_enterprise: () => startGithubEnterpriseFake(),
         servicenow: () => startServicenowFake(), salesforce: () => startSalesforceFake(), atlassian_cloud: () => startAtlassianCloudFake(),
-        slack_enterprise: () => startSlackEnterpriseFake(), aws_identity_center: () => startAwsIdentityCenterFake(),
+        slack_enterprise: () => startSlackEnterpriseFake(), aws_identity_center: () => startAwsIdentityCenterFake(), zoho_mail: () => startZohoMailFake(),
       };
       expect(Object.keys(starters)).to.have.members(Object.keys(connectorPlugins));
       const fakes = Object.fromEntries(await Promise.all(Object.entries(starters).map(async ([kind, start]) => [kind, await start()] as const)));
