@@ -14,6 +14,8 @@ export interface BenchEnvironment {
   client: Client;
   connection: NativeConnection;
   namespace: string;
+  /** The dev server's gRPC address (for workers in child processes). */
+  address: string;
   /** A fresh task queue for this benchmark's worker. */
   taskQueue: string;
   logger: Logger;
@@ -34,7 +36,7 @@ export async function startBenchEnvironment(queuePrefix: string): Promise<BenchE
   const client = new Client({ connection: await Connection.connect({ address: server.address }), namespace: server.namespace });
   const connection = await NativeConnection.connect({ address: server.address });
   return {
-    db, client, connection, namespace: server.namespace, taskQueue: `${queuePrefix}-${randomUUID()}`, logger,
+    db, client, connection, namespace: server.namespace, address: server.address, taskQueue: `${queuePrefix}-${randomUUID()}`, logger,
     close: async () => {
       await connection.close();
       await client.connection.close();
