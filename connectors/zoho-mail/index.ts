@@ -75,6 +75,12 @@ async function call(ctx: Ctx, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: s
 
 const ok = (res: VendorResponse) => res.status === 200 || res.status === 201;
 
+/** Zoho's error code: `data.errorCode` of the envelope. */
+function zohoErrorCode(body: unknown): string | null {
+  const code = (body as { data?: { errorCode?: unknown } } | null)?.data?.errorCode;
+  return typeof code === 'string' ? code : null;
+}
+
 function primaryEmail(u: User): string {
   return u.primaryEmailAddress ?? u.mailboxAddress ?? u.emailAddress?.find((e) => e.isPrimary)?.mailId ?? u.emailAddress?.[0]?.mailId ?? '';
 }
@@ -89,7 +95,8 @@ function toRecord(u: User): AccountRecord {
 }
 
 async function findUser(ctx: Ctx, userName: string): Promise<User | null> {
-  // GET /api/organization/{zoid}/accounts/{emailAddress} (get-single-user.html)
+  // GET /api/organization/{zoid}/accounts/{emailAddress} (get-single-user.html); 404 is "the requested
+  // resource could not be found" (response-codes.html).
   // The address goes in the path as the reference shows it (`@` unescaped).
   const res = await call(ctx, 'GET', `/accounts/${encodeURIComponent(userName).replace(/%40/g, '@')}`);
   if (res.status === 404) return null;
@@ -156,10 +163,7 @@ export const zohoMailConnector: ConnectorPlugin<Config, Credentials> = {
   }),
   configSchema,
   credentialsSchema,
-  vendorErrorCode: (body) => {
-    const code = (body as { data?: { errorCode?: unknown } } | null)?.data?.errorCode;
-    return typeof code === 'string' ? code : null;
-  },
+  vendorErrorCode: zohoErrorCode,
 
   async testConnection(ctx) {
     // GET /api/organization/{zoid}/accounts?start=0&limit=1 (get-org-users-details.html)
@@ -184,16 +188,20 @@ export const zohoMailConnector: ConnectorPlugin<Config, Credentials> = {
   },
 
   async createAccount(ctx, account) {
-    // Zoho's answer to a taken address is not documented; the connector looks first and reports an
-    // existing mailbox as a conflict for the framework to resolve.
-    if (await findUser(ctx, account.userName)) throw new ConnectorError({ kind: 'conflict', status: 409, message: `${account.userName} exists` });
     // POST /api/organization/{zoid}/accounts (post-add-user-to-org.html). The password is random and never
     // kept: people sign in through the organization's identity provider.
     const res = await call(ctx, 'POST', '/accounts', {
       primaryEmailAddress: account.userName, password: `${randomBytes(18).toString('base64url')}aA1!`, oneTimePassword: true,
       firstName: account.givenName, lastName: account.familyName, displayName: account.displayName, role: 'member',
     });
-    if (!ok(res)) throw ctx.http.fail(res, 'create the user');
+    if (!ok(res)) {
+      // Zoho does not document how it refuses a taken address: any other client error is checked against
+      // the directory, and an existing mailbox is a conflict for the framework to resolve.
+      if (res.status >= 400 && res.status < 500 && ![401, 403, 429].includes(res.status) && await findUser(ctx, account.userName)) {
+        throw new ConnectorError({ kind: 'conflict', status: res.status, vendorCode: zohoErrorCode(res.body), message: `${account.userName} exists` });
+      }
+      throw ctx.http.fail(res, 'create the user');
+    }
     const created = parseVendorBody(envelope(user), res.body, 'create the user').data;
     if (account.active === false) await setActive(ctx, account.userName, false);
     return { outcome: 'applied', externalId: created.zuid };
