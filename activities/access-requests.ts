@@ -3,7 +3,7 @@ import { lockTenantAccess, revokeEdge, revokeEdgesBySourceRef } from '../db/repo
 import { recordRequestPlan, type RecordedPlan } from '../db/repositories/grant-plans';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
-  appendRequestEvent, type DecisionRecord, type GrantInput, type GrantResult, grantApprovedRequest, lockRequest, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
+  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
   writeDecision,
 } from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
@@ -11,7 +11,9 @@ import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { missingPersonIds } from '../db/repositories/people';
 import { ApplicationFailure } from '@temporalio/activity';
 import { type ApproverSpec, type BundleItem, eligibleApprovers, isNativeItem, type Quorum } from '../workflows/access-policy';
-import { accessRequestWorkflowId, type AccessRequestInput, type RequestStatus } from '../workflows/access-request.types';
+import {
+  accessRequestWorkflowId, type AccessRequestInput, type DecisionRecord, type GrantRequestInput, type RequestStatus,
+} from '../workflows/access-request.types';
 import { FailureTypes } from '../workflows/failures';
 
 interface RequestRef {
@@ -124,7 +126,7 @@ export function accessRequestActivities(db: Db) {
     },
 
     /** Approves and grants the bundle (see grantApprovedRequest); a retry after a commit returns the recorded grant. */
-    async grantBundle(input: GrantInput): Promise<GrantResult> {
+    async grantBundle(input: GrantRequestInput): Promise<GrantResult> {
       return db.transaction().execute((tx) => grantApprovedRequest(tx, input));
     },
 

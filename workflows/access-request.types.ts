@@ -54,7 +54,18 @@ export interface AccessRequestState {
   expiresAt: string | null;
 }
 
-/** What granting an approved request needs (the same shape the grant activity takes). */
+/** One approver's decision as it is recorded. */
+export interface DecisionRecord {
+  tenantId: string;
+  requestId: string;
+  bundleVersion: number;
+  stage: number;
+  personId: string;
+  decision: Decision;
+  comment: string | null;
+}
+
+/** What granting an approved request needs (the workflow's grant activity and the API's fast path). */
 export interface GrantRequestInput {
   tenantId: string;
   requestId: string;
@@ -63,7 +74,8 @@ export interface GrantRequestInput {
   beneficiaryPersonId: string;
   items: BundleItem[];
   durationSeconds: number | null;
-  decision?: { tenantId: string; requestId: string; bundleVersion: number; stage: number; personId: string; decision: Decision; comment: string | null };
+  /** The decision that met the last quorum, recorded in the same transaction. */
+  decision?: DecisionRecord;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { type BundleItem, isNativeItem } from '../../workflows/access-policy';
-import { accessRequestWorkflowId, type AccessRequestInput, type RequestStatus } from '../../workflows/access-request.types';
+import {
+  accessRequestWorkflowId, type AccessRequestInput, type DecisionRecord, type GrantRequestInput, type RequestStatus,
+} from '../../workflows/access-request.types';
 import { grantEdge, lockTenantAccess } from './access-edges';
 import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
@@ -181,16 +183,6 @@ export async function listRequestEvents(db: Executor, tenantId: string, requestI
   }));
 }
 
-export interface DecisionRecord {
-  tenantId: string;
-  requestId: string;
-  bundleVersion: number;
-  stage: number;
-  personId: string;
-  decision: 'approve' | 'deny';
-  comment: string | null;
-}
-
 /** Records one approver's decision: the approver row and a history event, once. */
 export async function writeDecision(tx: Executor, input: DecisionRecord): Promise<void> {
   await tx.updateTable('access_request_approvers').set({ decision: input.decision })
@@ -213,26 +205,7 @@ export async function recordedRequestPlan(db: Executor, requestId: string, direc
   return recordedPlan(db, requestPlanId(requestId, direction));
 }
 
-/** What granting an approved request needs. */
-export interface GrantInput {
-  tenantId: string;
-  requestId: string;
-  bundleVersion: number;
-  stage: number | null;
-  beneficiaryPersonId: string;
-  items: BundleItem[];
-  durationSeconds: number | null;
-  /** The decision that met the last quorum, recorded in the same transaction. */
-  decision?: DecisionRecord;
-}
-
-/**
- * Approves and grants a request in one transaction: the last decision, the `approved` event, `iga_grant`
- * edges referencing the request (with group-derived access), the status and the `granted` event. Exactly
- * once: the API runs it as soon as the approving Update answers, and the request's workflow runs it too
- * (in case the API did not); whichever comes second finds the grant recorded and returns it.
- */
-export async function grantApprovedRequest(tx: Executor, input: GrantInput): Promise<GrantResult> {
+export async function grantApprovedRequest(tx: Executor, input: GrantRequestInput): Promise<GrantResult> {
   const request = await lockRequest(tx, input.tenantId, input.requestId);
   if (!request) throw new Error(`access request ${input.requestId} is not recorded`);
   if (input.decision) await writeDecision(tx, input.decision);
