@@ -61,9 +61,7 @@ function handle(route: RouteDef, deps: ApiDeps) {
       let tenant = null;
       if (route.auth === 'hr_signature') {
         const { tenantId } = tenantIdParam.parse({ tenantId: req.params.tenantId });
-        tenant = await getTenant(deps.db, tenantId);
-        if (!tenant) throw new ApiError('unauthenticated', 'The signature is not valid for this endpoint.');
-        await verifyHrSignature(req, deps, tenant.id);
+        tenant = await verifyHrSignature(req, deps, tenantId);
         caller = { tokenId: 'hr-webhook', tenantId: tenant.id, tenantKind: tenant.kind, personId: null, permissions: new Set() };
       } else if (route.auth === 'callback_token') {
         caller = { tokenId: 'callback', tenantId: '', tenantKind: 'customer', personId: null, permissions: new Set() };

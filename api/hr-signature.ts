@@ -1,23 +1,27 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { getHrSettings } from '../db/repositories/hr';
+import { getTenant, type Tenant } from '../db/repositories/tenants';
 import { decryptSecret } from '../workers/secrets';
 import type { ApiDeps } from './context';
 import { ApiError } from './problems';
 import { TtlCache } from './ttl-cache';
 
 /**
- * Decrypted HR secrets, kept for a few seconds so a burst of events does not decrypt per request. A rotated
- * secret takes effect within that time (the old one stops working as soon as the entry expires).
+ * Each tenant's HR intake context (the tenant and its decrypted HR secret), kept for a few seconds so a burst
+ * of events neither looks the tenant up nor decrypts per request. A rotated secret takes effect within that
+ * time (the old one stops working as soon as the entry expires). Unknown tenants are not kept.
  */
-const secrets = new TtlCache<string | null>(5_000, async (db, tenantId, key) => {
+const intake = new TtlCache<{ tenant: Tenant; secret: string | null } | null>(5_000, async (db, tenantId, key) => {
+  const tenant = await getTenant(db, tenantId);
+  if (!tenant) return null;
   const settings = await getHrSettings(db, tenantId);
-  return settings.secretCiphertext ? decryptSecret(key as Buffer, settings.secretCiphertext) : null;
+  return { tenant, secret: settings.secretCiphertext ? decryptSecret(key as Buffer, settings.secretCiphertext) : null };
 });
 
 /** Forgets a tenant's cached secret (after a rotation in this process). */
 export function forgetHrSecret(tenantId: string): void {
-  secrets.delete(tenantId);
+  intake.delete(tenantId);
 }
 
 /** How far the signed timestamp may be from now, either way. */
@@ -29,10 +33,11 @@ export function signHrPayload(secret: string, timestamp: number, body: string | 
 }
 
 /**
- * Checks `X-Portal-Timestamp` and `X-Portal-Signature` against the tenant's HR secret. Every failure is the
- * same `unauthenticated` to the caller (which part failed is logged, not told).
+ * Checks `X-Portal-Timestamp` and `X-Portal-Signature` against the tenant's HR secret and answers the tenant.
+ * Every failure, an unknown tenant included, is the same `unauthenticated` to the caller (which part failed is
+ * logged, not told).
  */
-export async function verifyHrSignature(req: Request, deps: ApiDeps, tenantId: string): Promise<void> {
+export async function verifyHrSignature(req: Request, deps: ApiDeps, tenantId: string): Promise<Tenant> {
   const refuse = (why: string) => {
     req.log.info({ tenantId, why }, 'hr webhook refused');
     return new ApiError('unauthenticated', 'Sign the body with the tenant\'s HR secret: X-Portal-Timestamp and X-Portal-Signature.');
@@ -41,10 +46,15 @@ export async function verifyHrSignature(req: Request, deps: ApiDeps, tenantId: s
   const signature = req.get('x-portal-signature') ?? '';
   if (!Number.isInteger(timestamp) || !signature) throw refuse('missing signature headers');
   if (Math.abs(Date.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SECONDS) throw refuse('timestamp outside the window');
-  const secret = await secrets.get(deps.db, tenantId, deps.secretKey);
-  if (!secret) throw refuse('no HR secret configured');
+  const context = await intake.get(deps.db, tenantId, deps.secretKey);
+  if (!context) {
+    intake.delete(tenantId);
+    throw refuse('no such tenant');
+  }
+  if (!context.secret) throw refuse('no HR secret configured');
   const raw = (req as Request & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
-  const expected = Buffer.from(signHrPayload(secret, timestamp, raw));
+  const expected = Buffer.from(signHrPayload(context.secret, timestamp, raw));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw refuse('signature mismatch');
+  return context.tenant;
 }
