@@ -9,6 +9,8 @@ import type { ApiDeps } from './context';
 /** How long an event may sit `received` before the sweeper hands it over again. */
 const SWEEP_AFTER_MS = 5_000;
 const SWEEP_EVERY_MS = 2_000;
+/** Events marked `dispatched` per statement. */
+const MARK_CHUNK = 1_000;
 
 /**
  * Hands stored HR events to their people's lifecycle workflows (signal-with-start), off the request path:
@@ -18,6 +20,9 @@ const SWEEP_EVERY_MS = 2_000;
  */
 export class HrDispatcher {
   private readonly chains = new Map<string, Promise<void>>();
+  /** Handed-over events waiting for their `dispatched` mark, by tenant (written in one statement per flush). */
+  private readonly handedOver = new Map<string, string[]>();
+  private flushing: NodeJS.Immediate | null = null;
   private readonly timer: NodeJS.Timeout;
   private sweeping = false;
 
@@ -40,9 +45,10 @@ export class HrDispatcher {
     }
   }
 
-  /** Waits until everything queued so far has been handed over (or failed). */
+  /** Waits until everything queued so far has been handed over (or failed) and marked. */
   async drain(): Promise<void> {
     while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+    await this.flushMarks();
   }
 
   stop(): void {
@@ -61,9 +67,35 @@ export class HrDispatcher {
         typedSearchAttributes: [{ key: PortalTenantId, value: tenantId }, { key: PortalPersonId, value: e.personId }],
         memo: { kind: 'lifecycle', employeeId: e.employeeId },
       });
-      await setHrEventStatus(this.deps.db, tenantId, [e.id], 'dispatched', null, 'received');
+      this.markDispatched(tenantId, e.id);
     } catch (err) {
       this.deps.logger.warn({ err, tenantId, eventId: e.eventId }, 'HR event not handed over yet; the sweeper will retry');
+    }
+  }
+
+  /**
+   * Marks a handed-over event `dispatched`, batched with the others handed over meanwhile. A mark lost to a
+   * crash only means the sweeper hands the event over again, which its lifecycle ignores.
+   */
+  private markDispatched(tenantId: string, id: string): void {
+    const ids = this.handedOver.get(tenantId);
+    if (ids) ids.push(id);
+    else this.handedOver.set(tenantId, [id]);
+    this.flushing ??= setImmediate(() => void this.flushMarks());
+  }
+
+  private async flushMarks(): Promise<void> {
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = null;
+    const batches = [...this.handedOver];
+    this.handedOver.clear();
+    for (const [tenantId, ids] of batches) {
+      // In chunks, well under PostgreSQL's limit of bound parameters per statement.
+      for (let i = 0; i < ids.length; i += MARK_CHUNK) {
+        const chunk = ids.slice(i, i + MARK_CHUNK);
+        await setHrEventStatus(this.deps.db, tenantId, chunk, 'dispatched', null, 'received')
+          .catch((err: unknown) => this.deps.logger.warn({ err, tenantId, events: chunk.length }, 'dispatched marks not written; the sweeper will hand these events over again'));
+      }
     }
   }
 
