@@ -11,6 +11,8 @@ const SWEEP_AFTER_MS = 5_000;
 const SWEEP_EVERY_MS = 2_000;
 /** Events marked `dispatched` per statement. */
 const MARK_CHUNK = 1_000;
+/** Hand-overs in flight at once, across people. */
+const MAX_IN_FLIGHT = 32;
 
 /**
  * Hands stored HR events to their people's lifecycle workflows (signal-with-start), off the request path:
@@ -23,6 +25,8 @@ export class HrDispatcher {
   /** Handed-over events waiting for their `dispatched` mark, by tenant (written in one statement per flush). */
   private readonly handedOver = new Map<string, string[]>();
   private flushing: NodeJS.Immediate | null = null;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly timer: NodeJS.Timeout;
   private sweeping = false;
 
@@ -55,7 +59,23 @@ export class HrDispatcher {
     clearInterval(this.timer);
   }
 
+  /** Waits for a hand-over slot: a burst of thousands of people must not open thousands of calls at once. */
+  private async slot(): Promise<void> {
+    if (this.inFlight < MAX_IN_FLIGHT) {
+      this.inFlight += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight -= 1;
+  }
+
   private async handOver(tenantId: string, e: HrEvent): Promise<void> {
+    await this.slot();
     try {
       await this.deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleEvent]>('lifecycle', {
         workflowId: lifecycleWorkflowId(tenantId, e.personId),
@@ -70,6 +90,8 @@ export class HrDispatcher {
       this.markDispatched(tenantId, e.id);
     } catch (err) {
       this.deps.logger.warn({ err, tenantId, eventId: e.eventId }, 'HR event not handed over yet; the sweeper will retry');
+    } finally {
+      this.release();
     }
   }
 
