@@ -2,7 +2,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { type HrEvent, listReceivedHrEvents, setHrEventStatus } from '../db/repositories/hr';
 import type { lifecycle } from '../workflows';
 import { type LifecycleEvent, lifecycleWorkflowId } from '../workflows/lifecycle.types';
-import { hrEventSignal } from '../workflows/messages';
+import { hrEventsSignal } from '../workflows/messages';
 import { PortalPersonId, PortalTenantId } from '../workflows/search-attributes';
 import type { ApiDeps } from './context';
 
@@ -11,17 +11,23 @@ const SWEEP_AFTER_MS = 5_000;
 const SWEEP_EVERY_MS = 2_000;
 /** Events marked `dispatched` per statement. */
 const MARK_CHUNK = 1_000;
+/** Events in one hand-over (one signal). */
+const MAX_BATCH = 20;
 /** Hand-overs in flight at once, across people. */
 const MAX_IN_FLIGHT = 32;
 
 /**
  * Hands stored HR events to their people's lifecycle workflows (signal-with-start), off the request path:
- * the webhook answers once the event is stored, and Temporal never slows intake down. Events of one person
- * are handed over one at a time, oldest first; an event whose hand-over fails stays `received` and the
- * sweeper retries it. A repeated hand-over is harmless: the workflow ignores an event it has seen.
+ * the webhook answers once the event is stored, and Temporal never slows intake down. Each person has a
+ * queue; what has gathered in it goes over in one signal, oldest first (one call for a burst of one person's
+ * events instead of one each). An event whose hand-over fails stays `received` and the sweeper retries it.
+ * A repeated hand-over is harmless: the workflow ignores an event it has seen.
  */
 export class HrDispatcher {
-  private readonly chains = new Map<string, Promise<void>>();
+  /** Events waiting for hand-over, by `tenant:person`. */
+  private readonly queues = new Map<string, HrEvent[]>();
+  /** The running hand-over loop of each person with a queue. */
+  private readonly pumps = new Map<string, Promise<void>>();
   /** Handed-over events waiting for their `dispatched` mark, by tenant (written in one statement per flush). */
   private readonly handedOver = new Map<string, string[]>();
   private flushing: NodeJS.Immediate | null = null;
@@ -37,21 +43,19 @@ export class HrDispatcher {
 
   /** Queues events for hand-over (returns at once). */
   enqueue(tenantId: string, events: readonly HrEvent[]): void {
-    const ordered = events.filter((e) => e.status === 'received')
-      .sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.eventId.localeCompare(b.eventId));
-    for (const e of ordered) {
+    for (const e of events) {
+      if (e.status !== 'received') continue;
       const key = `${tenantId}:${e.personId}`;
-      const next = (this.chains.get(key) ?? Promise.resolve()).then(() => this.handOver(tenantId, e));
-      this.chains.set(key, next);
-      void next.finally(() => {
-        if (this.chains.get(key) === next) this.chains.delete(key);
-      });
+      const queue = this.queues.get(key);
+      if (!queue) this.queues.set(key, [e]);
+      else if (!queue.some((x) => x.id === e.id)) queue.push(e);
+      if (!this.pumps.has(key)) this.pumps.set(key, this.pump(key, tenantId, e.personId));
     }
   }
 
   /** Waits until everything queued so far has been handed over (or failed) and marked. */
   async drain(): Promise<void> {
-    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+    while (this.pumps.size > 0) await Promise.allSettled([...this.pumps.values()]);
     await this.flushMarks();
   }
 
@@ -74,35 +78,47 @@ export class HrDispatcher {
     else this.inFlight -= 1;
   }
 
-  private async handOver(tenantId: string, e: HrEvent): Promise<void> {
-    await this.slot();
-    try {
-      await this.deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleEvent]>('lifecycle', {
-        workflowId: lifecycleWorkflowId(tenantId, e.personId),
-        taskQueue: this.deps.temporal.taskQueue,
-        args: [{ tenantId, personId: e.personId }],
-        signal: hrEventSignal,
-        signalArgs: [{ id: e.id, payload: e.payload }],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [{ key: PortalTenantId, value: tenantId }, { key: PortalPersonId, value: e.personId }],
-        memo: { kind: 'lifecycle', employeeId: e.employeeId },
-      });
-      this.markDispatched(tenantId, e.id);
-    } catch (err) {
-      this.deps.logger.warn({ err, tenantId, eventId: e.eventId }, 'HR event not handed over yet; the sweeper will retry');
-    } finally {
-      this.release();
+  /** Hands a person's queue over, batch by batch, until it is empty. */
+  private async pump(key: string, tenantId: string, personId: string): Promise<void> {
+    for (;;) {
+      await this.slot();
+      const batch = this.queues.get(key)?.splice(0, MAX_BATCH) ?? [];
+      if (batch.length === 0) {
+        // Both go in the same turn, so an event queued from now on starts a new loop.
+        this.queues.delete(key);
+        this.pumps.delete(key);
+        this.release();
+        return;
+      }
+      batch.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.eventId.localeCompare(b.eventId));
+      try {
+        await this.deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleEvent[]]>('lifecycle', {
+          workflowId: lifecycleWorkflowId(tenantId, personId),
+          taskQueue: this.deps.temporal.taskQueue,
+          args: [{ tenantId, personId }],
+          signal: hrEventsSignal,
+          signalArgs: [batch.map((e) => ({ id: e.id, payload: e.payload }))],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          typedSearchAttributes: [{ key: PortalTenantId, value: tenantId }, { key: PortalPersonId, value: personId }],
+          memo: { kind: 'lifecycle', employeeId: batch[0]!.employeeId },
+        });
+        this.markDispatched(tenantId, batch.map((e) => e.id));
+      } catch (err) {
+        this.deps.logger.warn({ err, tenantId, eventIds: batch.map((e) => e.eventId) }, 'HR events not handed over yet; the sweeper will retry');
+      } finally {
+        this.release();
+      }
     }
   }
 
   /**
-   * Marks a handed-over event `dispatched`, batched with the others handed over meanwhile. A mark lost to a
-   * crash only means the sweeper hands the event over again, which its lifecycle ignores.
+   * Marks handed-over events `dispatched`, in one statement with the others handed over meanwhile. A mark
+   * lost to a crash only means the sweeper hands the event over again, which its lifecycle ignores.
    */
-  private markDispatched(tenantId: string, id: string): void {
+  private markDispatched(tenantId: string, eventIds: string[]): void {
     const ids = this.handedOver.get(tenantId);
-    if (ids) ids.push(id);
-    else this.handedOver.set(tenantId, [id]);
+    if (ids) ids.push(...eventIds);
+    else this.handedOver.set(tenantId, eventIds);
     this.flushing ??= setImmediate(() => void this.flushMarks());
   }
 
@@ -129,7 +145,7 @@ export class HrDispatcher {
       const stale = await listReceivedHrEvents(this.deps.db, new Date(Date.now() - SWEEP_AFTER_MS), 500);
       const byTenant = new Map<string, HrEvent[]>();
       for (const e of stale) byTenant.set(e.tenantId, [...(byTenant.get(e.tenantId) ?? []), e]);
-      for (const [tenantId, events] of byTenant) this.enqueue(tenantId, events.filter((e) => !this.chains.has(`${tenantId}:${e.personId}`)));
+      for (const [tenantId, events] of byTenant) this.enqueue(tenantId, events.filter((e) => !this.pumps.has(`${tenantId}:${e.personId}`)));
     } catch (err) {
       this.deps.logger.warn({ err }, 'HR sweep failed');
     } finally {

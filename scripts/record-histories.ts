@@ -22,7 +22,7 @@ import { createConnectorInstance } from '../db/repositories/connector-instances'
 import { insertPlan, type PlanStepInput, planWorkflowId } from '../db/repositories/plans';
 import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
 import { encryptSecret } from '../workers/secrets';
-import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, lifecycleStateQuery, planStateQuery, stepCallbackUpdate } from '../workflows/messages';
+import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, hrEventsSignal, lifecycleStateQuery, planStateQuery, stepCallbackUpdate } from '../workflows/messages';
 import { PortalBundleId, PortalPersonId, PortalStatus, PortalTenantId } from '../workflows/search-attributes';
 import { createTenant } from '../db/repositories/tenants';
 import { personIdForEmployee, putHrSettings } from '../db/repositories/hr';
@@ -191,6 +191,15 @@ async function main() {
   for (const [i, type] of (['hire', 'update', 'update'] as const).entries()) await continued.signal(hrEventSignal, hrEvent('R3', type, i * 100, { payGrade: `P${i}` }));
   await until(client.workflow.getHandle(continued.workflowId), (s) => s.eventsProcessed === 3);
   await save('lifecycle', 'continued-as-new', client.workflow.getHandle(continued.workflowId, continued.firstExecutionRunId), false);
+
+  // A batch hand-over (what the dispatcher sends when a person's events gathered): arriving out of order,
+  // applied in the HR system's order, a repeated event ignored.
+  const batched = await lifecycleRun('R4');
+  const [hire, first, second] = [hrEvent('R4', 'hire', 0, { department: 'engineering' }), hrEvent('R4', 'update', 100, { payGrade: 'P1' }), hrEvent('R4', 'update', 200, { payGrade: 'P2' })];
+  await batched.signal(hrEventsSignal, [second!, hire!, first!]);
+  await batched.signal(hrEventsSignal, [second!]);
+  await until(batched, (s) => s.eventsProcessed === 3);
+  await save('lifecycle', 'batched-events', batched, false);
 
   // provisioningPlan: Portal-native steps; a callback completed; a callback never coming (unverifiable) with a
   // dependent step blocked, then an operator's retry round completing it.

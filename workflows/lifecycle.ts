@@ -7,7 +7,7 @@ import {
   type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep,
   moverAttributes,
 } from './lifecycle.types';
-import { hrEventSignal, kickoffSignal, lifecycleStateQuery } from './messages';
+import { hrEventSignal, hrEventsSignal, kickoffSignal, lifecycleStateQuery } from './messages';
 import { executePlan } from './plan-start';
 
 /** Patch: lifecycle steps that change downstream systems start their provisioning plan. */
@@ -42,14 +42,17 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   let processedThisRun = 0;
 
   setHandler(lifecycleStateQuery, () => state);
-  setHandler(hrEventSignal, (e) => {
-    // A re-dispatched event (a retried intake) is applied once.
-    if (state.recentEventIds.includes(e.id) || inbox.some((x) => x.id === e.id)) return;
-    inbox.push(e);
+  const receive = (events: readonly LifecycleEvent[]) => {
+    for (const e of events) {
+      // A re-dispatched event (a retried intake) is applied once.
+      if (!state.recentEventIds.includes(e.id) && !inbox.some((x) => x.id === e.id)) inbox.push(e);
+    }
     // Apply in the HR system's order, whatever order the events arrived in.
     // Plain code-point comparison: locale-aware collation could differ between workers and break replay.
     inbox.sort((a, b) => compare(a.payload.occurredAt, b.payload.occurredAt) || compare(a.payload.eventId, b.payload.eventId));
-  });
+  };
+  setHandler(hrEventsSignal, receive);
+  setHandler(hrEventSignal, (e) => receive([e]));
   setHandler(kickoffSignal, (k) => {
     kickoffs.push(k);
   });

@@ -17,7 +17,12 @@ export const decideUpdate = defineUpdate<DecideResult, [DecideInput]>('portal.ac
 export const cancelUpdate = defineUpdate<AccessRequestState, [CancelInput]>('portal.accessRequest.cancel');
 
 export const lifecycleStateQuery = defineQuery<LifecycleState>('portal.lifecycle.state');
-/** An accepted HR event for this person (signal-with-start from the API). */
+/** Accepted HR events for this person, oldest first (signal-with-start from the API's dispatcher). */
+export const hrEventsSignal = defineSignal<[LifecycleEvent[]]>('portal.lifecycle.hrEvents');
+/**
+ * One accepted HR event: what API processes sent before events were handed over in batches. Still handled,
+ * for running lifecycles whose histories hold it and for an API of the previous version during a rollout.
+ */
 export const hrEventSignal = defineSignal<[LifecycleEvent]>('portal.lifecycle.hrEvent');
 /** A manual kickoff of a joiner, mover or leaver run. */
 export const kickoffSignal = defineSignal<[LifecycleKickoff]>('portal.lifecycle.kickoff');

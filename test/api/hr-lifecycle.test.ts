@@ -249,6 +249,27 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when an import carries several events of one person', () => {
+    it('should hand them to the lifecycle in one signal and apply them in the HR system\'s order', async () => {
+      const rows = [
+        `${eventId()},update,B1,${iso(2000)},,,,engineering,G3`,
+        `${eventId()},hire,B1,${iso()},,Person B1,,engineering,G1`,
+        `${eventId()},update,B1,${iso(1000)},,,,engineering,G2`,
+      ];
+      const csv = ['eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId,profile.department,profile.payGrade', ...rows].join('\n');
+      const imported = await admin.request('POST', `${t}/hr/imports`, csv, { 'content-type': 'text/csv' });
+      expect(imported.status, JSON.stringify(imported.body)).to.equal(202);
+      await eventually(async () => {
+        const events = (await admin.get(`${t}/hr/events?employeeId=B1`)).body.items as { status: string }[];
+        return events.length === 3 && events.every((e) => e.status === 'applied') ? true : undefined;
+      }, 20_000, 'all three applied');
+      expect((await admin.get(`${t}/people/${person('B1')}`)).body.profile).to.include({ department: 'engineering', payGrade: 'G3' });
+      const history = await testEnv().client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person('B1'))).fetchHistory();
+      const signals = (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes] : []));
+      expect(signals.map((x) => x.signalName)).to.deep.equal(['portal.lifecycle.hrEvents']);
+    });
+  });
+
   describe('when a batch would disable more identities than the threshold', () => {
     it('should hold the terminations until an operator approves them', async () => {
       const employees = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6'];
