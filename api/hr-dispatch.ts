@@ -35,6 +35,7 @@ export class HrDispatcher {
   /** Handed-over events waiting for their `dispatched` mark, by tenant (written in one statement per flush). */
   private readonly handedOver = new Map<string, string[]>();
   private flushing: NodeJS.Immediate | null = null;
+  private marksWritten: Promise<void> = Promise.resolve();
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly timer: NodeJS.Timeout;
@@ -85,15 +86,15 @@ export class HrDispatcher {
   /** Hands a person's queue over, batch by batch, until it is empty. */
   private async pump(key: string, tenantId: string, personId: string): Promise<void> {
     for (;;) {
-      await this.slot();
-      const batch = this.queues.get(key)?.splice(0, MAX_BATCH) ?? [];
-      if (batch.length === 0) {
+      if (!this.queues.get(key)?.length) {
         // Both go in the same turn, so an event queued from now on starts a new loop.
         this.queues.delete(key);
         this.pumps.delete(key);
-        this.release();
         return;
       }
+      await this.slot();
+      // Only this loop takes from the queue: what was there is still there, and more may have gathered.
+      const batch = this.queues.get(key)!.splice(0, MAX_BATCH);
       batch.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.eventId.localeCompare(b.eventId));
       try {
         await this.deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleEvent[]]>('lifecycle', {
@@ -126,11 +127,17 @@ export class HrDispatcher {
     this.flushing ??= setImmediate(() => void this.flushMarks());
   }
 
-  private async flushMarks(): Promise<void> {
+  /** Writes the marks gathered so far; resolves when they, and every earlier flush, are written. */
+  private flushMarks(): Promise<void> {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
     const batches = [...this.handedOver];
     this.handedOver.clear();
+    this.marksWritten = this.marksWritten.then(() => this.writeMarks(batches));
+    return this.marksWritten;
+  }
+
+  private async writeMarks(batches: [string, string[]][]): Promise<void> {
     for (const [tenantId, ids] of batches) {
       // In chunks, well under PostgreSQL's limit of bound parameters per statement.
       for (let i = 0; i < ids.length; i += MARK_CHUNK) {
