@@ -68,6 +68,16 @@ export class HrDispatcher {
     clearInterval(this.timer);
   }
 
+  /** Stops sweeping and waits, at most `waitMs`, for what is queued to be handed over and marked. */
+  async shutdown(waitMs: number): Promise<void> {
+    this.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drain(), new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    })]);
+    clearTimeout(timer);
+  }
+
   /** Waits for a hand-over slot: a burst of thousands of people must not open thousands of calls at once. */
   private async slot(): Promise<void> {
     if (this.inFlight < MAX_IN_FLIGHT) {

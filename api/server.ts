@@ -1,20 +1,32 @@
 import type { Server } from 'node:http';
 import type { ApiDeps } from './context';
 import { createApp } from './app';
+import type { HrDispatcher } from './hr-dispatch';
+
+/** How long closing the API waits for HR events already stored to be handed to their lifecycles. */
+const HAND_OVER_ON_CLOSE_MS = 10_000;
+
+const dispatchers = new WeakMap<Server, HrDispatcher>();
 
 /** Starts the API on host:port and resolves with the listening server. */
 export function listen(deps: ApiDeps, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createApp(deps).listen(port, host, () => resolve(server));
+    if (deps.hrDispatcher) dispatchers.set(server, deps.hrDispatcher);
     server.once('close', () => deps.hrDispatcher?.stop());
     server.once('error', reject);
   });
 }
 
-/** Stops accepting connections and waits for in-flight requests. */
-export function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
+/**
+ * Stops accepting connections, waits for in-flight requests, then for the hand-over of HR events already
+ * acknowledged (bounded: what is left stays `received` and any API process's sweeper hands it over), so the
+ * caller may close the Temporal client afterwards.
+ */
+export async function close(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
+  await dispatchers.get(server)?.shutdown(HAND_OVER_ON_CLOSE_MS);
 }
