@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/database';
 import type { Tenant } from '../db/repositories/tenants';
 import type { Logger } from '../workers/logger';
+import type { HrEvent, NewHrEvent } from '../db/repositories/hr';
+import type { GroupCommit } from './group-commit';
 import type { HrDispatcher } from './hr-dispatch';
 import type { Permission } from './permissions';
 
@@ -14,6 +16,8 @@ export interface ApiDeps {
   secretKey: Buffer;
   /** Hands stored HR events to lifecycles off the request path (created by createApp when absent). */
   hrDispatcher?: HrDispatcher;
+  /** Gathers concurrent webhook events into shared inserts (created on the first event when absent). */
+  hrIntake?: GroupCommit<NewHrEvent, { event: HrEvent; created: boolean }>;
 }
 
 /** The authenticated API client behind a request. */

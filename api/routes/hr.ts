@@ -5,11 +5,13 @@ import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
 import type { Executor } from '../../db/database';
 import {
-  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, putHrSettings, recentDisablingCount, storeHrEvent,
+  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
 } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
 import { validateProfileValues } from '../../workflows/profile-schema';
+import type { ApiDeps } from '../context';
+import { GroupCommit } from '../group-commit';
 import { TtlCache } from '../ttl-cache';
 import { type CustomAttribute, listCustomAttributes } from '../../db/repositories/profile-attributes';
 import { encryptSecret } from '../../workers/secrets';
@@ -54,6 +56,11 @@ function profileErrors(profile: Record<string, unknown>, custom: CustomAttribute
   return errors;
 }
 
+/** The API's group commit for webhook events (one per API process: requests in flight share its inserts). */
+function intakeOf(deps: ApiDeps) {
+  return deps.hrIntake ??= new GroupCommit((items: NewHrEvent[]) => storeHrEvents(deps.db, items));
+}
+
 function normalise(e: z.output<typeof hrEventSchema>): HrEventPayload {
   return {
     eventId: e.eventId, type: e.type, employeeId: e.employeeId, occurredAt: new Date(e.occurredAt).toISOString(),
@@ -95,15 +102,11 @@ async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload
       await appendAudit(tx, { tenantId, actor: { kind: 'system', id: 'hr-intake' }, action: 'hr.hold_created', target: { kind: 'hr_hold', id: holdId }, details: { terminations: terminations.size, threshold: settings.disableThreshold } });
     }
   }
-  const stored: HrEvent[] = [];
-  let duplicates = 0;
-  for (const payload of events) {
+  const results = await storeHrEvents(tx, events.map((payload) => {
     const held = holdId !== null && payload.type === 'termination';
-    const { event, created } = await storeHrEvent(tx, { tenantId, payload, channel, importId, status: held ? 'held' : 'received', holdId: held ? holdId : null });
-    if (!created) duplicates += 1;
-    stored.push(event);
-  }
-  return { stored, duplicates, holdId };
+    return { tenantId, payload, channel, importId, status: held ? 'held' as const : 'received' as const, holdId: held ? holdId : null };
+  }));
+  return { stored: results.map((r) => r.event), duplicates: results.filter((r) => !r.created).length, holdId };
 }
 
 /** Parses an import body (CSV with a header row, or JSON lines) into raw records. */
@@ -155,10 +158,12 @@ export const hrRoutes = [
       const invalid = profileErrors(body.profile ?? {}, await customAttributesCache.get(deps.db, tenant.id), 'body');
       if (invalid.length > 0) throw new ApiError('validation_failed', 'The event has invalid profile values; nothing was stored.', invalid);
       const payload = normalise(body);
-      // Only terminations need the threshold check and its transaction; anything else is one insert.
+      // Only terminations need the threshold check and its transaction; anything else is written with the
+      // events of concurrent requests in one insert, and answered once that has committed.
       const { stored, duplicates } = payload.type === 'termination'
         ? await deps.db.transaction().execute((tx) => storeBatch(tx, tenant.id, [payload], 'webhook', null))
-        : await storeBatch(deps.db, tenant.id, [payload], 'webhook', null);
+        : await intakeOf(deps).submit({ tenantId: tenant.id, payload, channel: 'webhook', importId: null, status: 'received', holdId: null })
+          .then(({ event, created }) => ({ stored: [event], duplicates: created ? 0 : 1 }));
       const event = stored[0] as HrEvent;
       // Stored: that is the acknowledgement. The hand-over to the lifecycle happens off the request path.
       deps.hrDispatcher?.enqueue(tenant.id, [event]);

@@ -69,26 +69,63 @@ function toEvent(r: HrEventRow): HrEvent {
   };
 }
 
+/** An accepted event to store. */
+export interface NewHrEvent {
+  tenantId: string;
+  payload: HrEventPayload;
+  channel: 'webhook' | 'import';
+  importId: string | null;
+  status: HrEventStatus;
+  holdId: string | null;
+}
+
+/** Rows per insert statement: 15 parameters each, well under PostgreSQL's limit of bound parameters. */
+const STORE_CHUNK = 500;
+
 /**
- * Stores an accepted event; returns the stored row and whether this call stored it (false: the HR system
- * sent this event id before, and the first copy stands).
+ * Stores accepted events, a multi-row insert per chunk; returns, for each input in order, the stored row and
+ * whether this call stored it (false: the HR system sent this event id before, or earlier in the same list,
+ * and the first copy stands).
  */
-export async function storeHrEvent(
-  tx: Executor, input: { tenantId: string; payload: HrEventPayload; channel: 'webhook' | 'import'; importId: string | null; status: HrEventStatus; holdId: string | null },
-): Promise<{ event: HrEvent; created: boolean }> {
-  const p = input.payload;
-  const row = await tx.insertInto('hr_events')
-    .values({
-      id: newId(), tenant_id: input.tenantId, event_id: p.eventId, type: p.type, employee_id: p.employeeId,
-      person_id: personIdForEmployee(input.tenantId, p.employeeId), occurred_at: new Date(p.occurredAt),
-      effective_at: p.effectiveAt ? new Date(p.effectiveAt) : null, payload: JSON.stringify(p), channel: input.channel,
-      import_id: input.importId, hold_id: input.holdId, status: input.status, outcome: null,
-    })
-    .onConflict((oc) => oc.columns(['tenant_id', 'event_id']).doNothing())
-    .returningAll().executeTakeFirst();
-  if (row) return { event: toEvent(row), created: true };
-  const existing = await tx.selectFrom('hr_events').selectAll().where('tenant_id', '=', input.tenantId).where('event_id', '=', p.eventId).executeTakeFirstOrThrow();
-  return { event: toEvent(existing), created: false };
+export async function storeHrEvents(db: Executor, inputs: readonly NewHrEvent[]): Promise<{ event: HrEvent; created: boolean }[]> {
+  const keyOf = (tenantId: string, eventId: string) => `${tenantId}\u0000${eventId}`;
+  const first = new Map<string, NewHrEvent>();
+  for (const input of inputs) {
+    const key = keyOf(input.tenantId, input.payload.eventId);
+    if (!first.has(key)) first.set(key, input);
+  }
+  const stored = new Map<string, HrEvent>();
+  const unique = [...first.values()];
+  for (let i = 0; i < unique.length; i += STORE_CHUNK) {
+    const rows = await db.insertInto('hr_events')
+      .values(unique.slice(i, i + STORE_CHUNK).map(({ tenantId, payload: p, channel, importId, status, holdId }) => ({
+        id: newId(), tenant_id: tenantId, event_id: p.eventId, type: p.type, employee_id: p.employeeId,
+        person_id: personIdForEmployee(tenantId, p.employeeId), occurred_at: new Date(p.occurredAt),
+        effective_at: p.effectiveAt ? new Date(p.effectiveAt) : null, payload: JSON.stringify(p), channel,
+        import_id: importId, hold_id: holdId, status, outcome: null,
+      })))
+      .onConflict((oc) => oc.columns(['tenant_id', 'event_id']).doNothing())
+      .returningAll().execute();
+    for (const row of rows) stored.set(keyOf(row.tenant_id, row.event_id), toEvent(row));
+  }
+  const earlier = new Map<string, HrEvent>();
+  const known = unique.filter((e) => !stored.has(keyOf(e.tenantId, e.payload.eventId)));
+  for (let i = 0; i < known.length; i += STORE_CHUNK) {
+    const chunk = known.slice(i, i + STORE_CHUNK);
+    const rows = await db.selectFrom('hr_events').selectAll()
+      .where(({ eb, refTuple, tuple }) => eb(refTuple('tenant_id', 'event_id'), 'in', chunk.map((e) => tuple(e.tenantId, e.payload.eventId))))
+      .execute();
+    for (const row of rows) earlier.set(keyOf(row.tenant_id, row.event_id), toEvent(row));
+  }
+  const answered = new Set<string>();
+  return inputs.map((input) => {
+    const key = keyOf(input.tenantId, input.payload.eventId);
+    const created = stored.has(key) && !answered.has(key);
+    answered.add(key);
+    const event = stored.get(key) ?? earlier.get(key);
+    if (!event) throw new Error(`HR event ${input.payload.eventId} was neither stored nor found`);
+    return { event, created };
+  });
 }
 
 export async function getHrEvent(db: Executor, tenantId: string, id: string): Promise<HrEvent | null> {

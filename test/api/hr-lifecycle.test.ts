@@ -210,6 +210,25 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when the HR system delivers many events at once, some of them twice', () => {
+    it('should store each event once and answer every delivery for what it was', async () => {
+      const events = Array.from({ length: 12 }, (_, i) => hire(`C${i}`, { department: 'sales' }));
+      // Sent together, so the webhook's deliveries share inserts; three events are delivered twice at once.
+      const deliveries = [...events, events[0]!, events[5]!, events[11]!];
+      const answers = await Promise.all(deliveries.map((e) => send(e)));
+      expect(answers.every((a) => a.status === 202 || a.status === 200)).to.equal(true);
+      for (const e of events) {
+        const mine = answers.filter((_, i) => deliveries[i] === e);
+        // Exactly one delivery stored it; a second one is told it was a duplicate, of the same stored event.
+        expect(mine.filter((a) => a.status === 202), String(e.eventId)).to.have.length(1);
+        expect(new Set(mine.map((a) => a.body.id)).size).to.equal(1);
+      }
+      const stored = await testEnv().db.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenant.id).execute();
+      expect(stored.map((r) => r.event_id).sort()).to.deep.equal(events.map((e) => String(e.eventId)).sort());
+      await waitFor('C11', 'active');
+    });
+  });
+
   describe('when a webhook is not properly signed or the event is invalid', () => {
     it('should refuse it and store nothing', async () => {
       const count = async () => (await admin.get(`${t}/hr/events?limit=200`)).body.items.length;
