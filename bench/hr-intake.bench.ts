@@ -4,7 +4,7 @@
  * rate measured in the same run at the same concurrency. Goal (issue 6): acceptance >= 1/4 of the insert
  * rate; no event lost or applied twice (checked). Uses DATABASE_URL when set (recommended).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { signHrPayload } from '../api/hr-signature';
 import { close, listen } from '../api/server';
-import { openDatabase } from '../db/connect';
 import { putHrSettings } from '../db/repositories/hr';
 import { createTenant } from '../db/repositories/tenants';
 import { encryptSecret } from '../workers/secrets';
 import { createWorker } from '../workers/worker';
+import { freePort } from '../scripts/temporal-dev';
 import { startBenchEnvironment } from './environment';
+import { startPortalProcess } from './processes';
 import { summarise } from './stats';
 
 const PEOPLE = Number(process.env.BENCH_HR_PEOPLE ?? 2000);
@@ -47,16 +48,29 @@ function post(agent: Agent, port: number, path: string, body: string, headers: R
 export async function run(): Promise<void> {
   const env = await startBenchEnvironment('bench-hr');
   const { db, client, connection, namespace, taskQueue, logger } = env;
-  // As deployed, the worker is its own process with its own connection pool (PGlite has one connection: shared).
-  const workerDb = process.env.DATABASE_URL ? openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL }) : db;
-  const worker = await createWorker({ connection, namespace, taskQueue, db: workerDb, secretKey: randomBytes(32), connectorKinds: [] });
-  const running = worker.run();
   const secretKey = Buffer.alloc(32, 3);
-  const api = await listen({ db, temporal: { client, taskQueue }, logger, secretKey }, '127.0.0.1', 0);
-  const { port } = api.address() as AddressInfo;
+  // As deployed: the API and the worker each in its own process, the load generator (the HR system) in this
+  // one. On the embedded database (one process only) all three share this process, which measures less.
+  const parts = process.env.DATABASE_URL ? await startParts(env.address, namespace, process.env.DATABASE_URL, secretKey) : await startInProcess();
+  const { port } = parts;
   // The load generator is node:http with keep-alive, as HR systems' clients are: fetch's own overhead in this
   // process would otherwise cap the rate at what it can send, not what Portal can accept.
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+  async function startInProcess() {
+    const worker = await createWorker({ connection, namespace, taskQueue, db, secretKey, connectorKinds: [] });
+    const running = worker.run();
+    const api = await listen({ db, temporal: { client, taskQueue }, logger, secretKey }, '127.0.0.1', 0);
+    return {
+      port: (api.address() as AddressInfo).port,
+      stop: async () => {
+        await close(api);
+        worker.shutdown();
+        await running;
+      },
+    };
+  }
+
   try {
     const tenant = (await createTenant(db, { kind: 'customer', slug: `bench-hr-${randomUUID().slice(0, 8)}`, name: 'Bench HR' }))!;
     const secret = `hrs_${randomUUID()}`;
@@ -128,10 +142,21 @@ export async function run(): Promise<void> {
     writeFileSync(join(__dirname, 'results', 'hr-intake.json'), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
     agent.destroy();
-    await close(api);
-    worker.shutdown();
-    await running;
-    if (workerDb !== db) await workerDb.destroy();
+    await parts.stop();
     await env.close();
   }
+}
+
+/** `npm run api` and `npm run worker` as their own processes, on the governance task queue as deployed. */
+async function startParts(address: string, namespace: string, databaseUrl: string, secretKey: Buffer) {
+  const port = await freePort();
+  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, PORTAL_SECRET_KEY: secretKey.toString('base64') };
+  const [worker, api] = await Promise.all([startPortalProcess('worker', env), startPortalProcess('api', { ...env, PORTAL_PORT: String(port) })]);
+  return {
+    port,
+    stop: async () => {
+      await api.stop();
+      await worker.stop();
+    },
+  };
 }
