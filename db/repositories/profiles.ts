@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import {
   attributeSpecs, EMAILS_ATTRIBUTE, type ProfileEmail, type ProfileSource, type ProfileValue,
   sameProfileValue, sourceRank, validateEmails, validateProfileValues,
@@ -103,14 +103,18 @@ export async function getIdentityProfile(db: Executor, tenantId: string, personI
 
 /** Creates the membership if missing and locks it, so observations of one person apply one at a time. */
 async function lockMembership(tx: Executor, tenantId: string, personId: string): Promise<Profile> {
-  const person = isUuid(personId) ? await tx.selectFrom('people').select('id').where('id', '=', personId).executeTakeFirst() : undefined;
-  if (!person) throw new ProfileSubjectNotFoundError(personId);
-  await tx.insertInto('tenant_memberships')
-    .values({ id: newId(), tenant_id: tenantId, person_id: personId, profile: '{}' })
-    .onConflict((oc) => oc.columns(['tenant_id', 'person_id']).doNothing())
-    .execute();
-  const row = await tx.selectFrom('tenant_memberships').select('profile')
-    .where('tenant_id', '=', tenantId).where('person_id', '=', personId).forUpdate().executeTakeFirstOrThrow();
+  if (!isUuid(personId)) throw new ProfileSubjectNotFoundError(personId);
+  // One statement: the membership is created if missing and locked either way (a no-op update takes the row
+  // lock, as `for update` would), and nothing comes back when there is no such person.
+  const row = await tx.insertInto('tenant_memberships')
+    .columns(['id', 'tenant_id', 'person_id', 'profile'])
+    .expression((eb) => eb.selectFrom('people')
+      .select([sql<string>`${newId()}::uuid`.as('id'), sql<string>`${tenantId}::uuid`.as('tenant_id'), 'people.id', sql<Profile>`'{}'::jsonb`.as('profile')])
+      .where('people.id', '=', personId))
+    .onConflict((oc) => oc.columns(['tenant_id', 'person_id']).doUpdateSet((eb) => ({ profile: eb.ref('tenant_memberships.profile') })))
+    .returning('profile')
+    .executeTakeFirst();
+  if (!row) throw new ProfileSubjectNotFoundError(personId);
   return { ...row.profile };
 }
 
@@ -126,15 +130,21 @@ interface Write {
   resolutionIssueId: string | null;
 }
 
-/** Records the current value and provenance of an attribute. */
-async function writeProvenance(tx: Executor, w: Write): Promise<void> {
-  const set = {
-    value: JSON.stringify(w.value ?? null), source: w.source, source_record_id: w.sourceRecordId, observed_at: w.observedAt,
-    previous_value: JSON.stringify(w.previous ?? null), resolution_issue_id: w.resolutionIssueId, updated_at: new Date(),
-  };
+/** Records the current value and provenance of attributes (one statement for all of them). */
+async function writeProvenance(tx: Executor, ...writes: Write[]): Promise<void> {
+  if (writes.length === 0) return;
+  const now = new Date();
   await tx.insertInto('profile_attribute_values')
-    .values({ tenant_id: w.tenantId, person_id: w.personId, attribute: w.attribute, ...set })
-    .onConflict((oc) => oc.columns(['tenant_id', 'person_id', 'attribute']).doUpdateSet(set))
+    .values(writes.map((w) => ({
+      tenant_id: w.tenantId, person_id: w.personId, attribute: w.attribute, value: JSON.stringify(w.value ?? null), source: w.source,
+      source_record_id: w.sourceRecordId, observed_at: w.observedAt, previous_value: JSON.stringify(w.previous ?? null),
+      resolution_issue_id: w.resolutionIssueId, updated_at: now,
+    })))
+    .onConflict((oc) => oc.columns(['tenant_id', 'person_id', 'attribute']).doUpdateSet((eb) => ({
+      value: eb.ref('excluded.value'), source: eb.ref('excluded.source'), source_record_id: eb.ref('excluded.source_record_id'),
+      observed_at: eb.ref('excluded.observed_at'), previous_value: eb.ref('excluded.previous_value'),
+      resolution_issue_id: eb.ref('excluded.resolution_issue_id'), updated_at: eb.ref('excluded.updated_at'),
+    })))
     .execute();
 }
 
@@ -143,12 +153,14 @@ type IssueWrite = Omit<Write, 'resolutionIssueId'> & { actor: Actor; requestId: 
 
 type HistoryEntry = IssueWrite & { outcome: ProfileHistoryOutcome; issueId: string | null };
 
-async function appendHistory(tx: Executor, h: HistoryEntry): Promise<void> {
-  await tx.insertInto('profile_attribute_history').values({
+/** Appends history entries, in the order given (one statement for all of them). */
+async function appendHistory(tx: Executor, ...entries: HistoryEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.insertInto('profile_attribute_history').values(entries.map((h) => ({
     tenant_id: h.tenantId, person_id: h.personId, attribute: h.attribute, outcome: h.outcome, value: JSON.stringify(h.value ?? null),
     previous_value: JSON.stringify(h.previous ?? null), source: h.source, source_record_id: h.sourceRecordId, observed_at: h.observedAt,
     issue_id: h.issueId, actor_kind: h.actor.kind, actor_id: h.actor.id, request_id: h.requestId,
-  }).execute();
+  }))).execute();
 }
 
 /** Sets or clears an attribute in the flat projection (emails are not part of it). */
@@ -216,6 +228,14 @@ export async function applyProfileObservation(tx: Executor, obs: ProfileObservat
 
   const base = { tenantId: obs.tenantId, personId: obs.personId, actor: obs.actor, requestId: obs.requestId ?? null };
   const confirmed: string[] = [];
+  // Applied and confirmed values are written together, in one statement each for values and history; what
+  // gathered is written before anything else touches those tables, so history keeps the loop's order.
+  const values: Write[] = [];
+  const entries: HistoryEntry[] = [];
+  const writeGathered = async () => {
+    await writeProvenance(tx, ...values.splice(0));
+    await appendHistory(tx, ...entries.splice(0));
+  };
   for (const attribute of [...incoming.keys()].sort()) {
     const value = incoming.get(attribute);
     const cur = currentBy.get(attribute);
@@ -224,6 +244,7 @@ export async function applyProfileObservation(tx: Executor, obs: ProfileObservat
     const write = { ...base, attribute, value, previous: curValue, source: obs.source, sourceRecordId: obs.sourceRecordId, observedAt: obs.observedAt };
 
     if (typeof value === 'string' && unresolved.has(value) && specs.get(attribute)?.type === 'reference') {
+      await writeGathered();
       await raiseIssue(tx, 'unresolved_reference', write, issueBy.get(attribute), result);
       continue;
     }
@@ -232,8 +253,8 @@ export async function applyProfileObservation(tx: Executor, obs: ProfileObservat
       // longer displace it; a value from before provenance existed gets its first provenance.
       const takeOver = cur ? cur.source !== obs.source && sourceRank(order, obs.source) < sourceRank(order, cur.source) : value !== null;
       if (takeOver) {
-        await writeProvenance(tx, { ...write, resolutionIssueId: null });
-        await appendHistory(tx, { ...write, outcome: 'confirmed', issueId: null });
+        values.push({ ...write, resolutionIssueId: null });
+        entries.push({ ...write, outcome: 'confirmed', issueId: null });
         confirmed.push(attribute);
       }
       result.unchanged.push(attribute);
@@ -250,19 +271,22 @@ export async function applyProfileObservation(tx: Executor, obs: ProfileObservat
       continue;
     }
     if (!cur || sourceRank(order, obs.source) <= sourceRank(order, cur.source)) {
-      await writeProvenance(tx, { ...write, resolutionIssueId: null });
-      await appendHistory(tx, { ...write, outcome: 'applied', issueId: null });
+      values.push({ ...write, resolutionIssueId: null });
+      entries.push({ ...write, outcome: 'applied', issueId: null });
       project(profile, attribute, value);
       result.applied.push(attribute);
       result.changes.push({ attribute, from: curValue, to: value });
       const issue = issueBy.get(attribute);
       if (issue && issue.candidates.every((c) => sameProfileValue(c.value, value))) {
+        await writeGathered();
         await closeIssue(tx, issue, { choice: 'superseded', value, source: obs.source, comment: null, actor: obs.actor, rejected: [] }, base.requestId);
       }
       continue;
     }
+    await writeGathered();
     await raiseIssue(tx, 'source_conflict', write, issueBy.get(attribute), result);
   }
+  await writeGathered();
 
   if (JSON.stringify(profile) !== originalProfile) await saveProjection(tx, obs.tenantId, obs.personId, profile);
   if (result.changes.length > 0 || confirmed.length > 0) {
