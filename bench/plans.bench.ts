@@ -13,7 +13,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import type { Db } from '../db/database';
 import { createConnectorInstance } from '../db/repositories/connector-instances';
 import { insertPlan, planWorkflowId } from '../db/repositories/plans';
@@ -23,8 +22,9 @@ import { startGoogleWorkspaceFake } from '../test/fakes/google-workspace';
 import { startMicrosoft365Fake } from '../test/fakes/microsoft365';
 import type { ConformanceFake } from '../test/support/connector-conformance';
 import { encryptSecret } from '../workers/secrets';
-import { createWorker } from '../workers/worker';
 import { startBenchEnvironment } from './environment';
+import { startPortalProcess } from './processes';
+import { createNoopWorker, createPlanWorker } from './worker-process';
 import { type Summary, since, summarise } from './stats';
 
 const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 8);
@@ -83,23 +83,26 @@ async function level(rate: number, start: () => Promise<WorkflowHandle>, client:
 }
 
 /** Ramps until a level does not keep up; the sustained throughput is the best level that did. */
-async function ramp(name: string, start: () => Promise<WorkflowHandle>, client: Client): Promise<{ levels: Level[]; sustainedPerSecond: number; ceilingFound: boolean }> {
+async function ramp(name: string, start: () => Promise<WorkflowHandle>, client: Client): Promise<{ levels: Level[]; sustainedPerSecond: number; sustainedLevel: Level | null; ceilingFound: boolean }> {
   const levels: Level[] = [];
   let sustained = 0;
+  let sustainedLevel: Level | null = null;
   let ceilingFound = false;
   for (const rate of RATES) {
     const result = await level(rate, start, client);
     levels.push(result);
     console.log(`${name} offered ${rate}/s: completed ${result.completedPerSecond}/s, backlog ${result.backlogAtEnd}, e2e p50 ${result.endToEnd.p50} ms p99 ${result.endToEnd.p99} ms, schedule-to-start p95 ${result.scheduleToStart.p95} ms`);
     const keptUp = result.completedPerSecond >= KEEP_UP * rate * (LEVEL_SECONDS / (LEVEL_SECONDS + 1));
-    if (keptUp) sustained = Math.max(sustained, result.completedPerSecond);
-    else {
+    if (keptUp && result.completedPerSecond >= sustained) {
+      sustained = result.completedPerSecond;
+      sustainedLevel = result;
+    } else if (!keptUp) {
       ceilingFound = true;
       break;
     }
   }
   // A ladder that never fell behind measured a lower bound, not the sustained rate.
-  return { levels, sustainedPerSecond: sustained, ceilingFound };
+  return { levels, sustainedPerSecond: sustained, sustainedLevel, ceilingFound };
 }
 
 async function connector(db: Db, tenantId: string, secretKey: Buffer, kind: string, fake: ConformanceFake) {
@@ -114,14 +117,30 @@ export async function run(): Promise<void> {
   const secretKey = randomBytes(32);
   const fakeOptions = { latencyMs: 20, throttleRate: 0.01, retryAfterSeconds: 1, recordExchanges: false };
   const fakes = { microsoft365: await startMicrosoft365Fake(fakeOptions), google_workspace: await startGoogleWorkspaceFake(fakeOptions), github_enterprise: await startGithubEnterpriseFake(fakeOptions) };
-  const worker = await createWorker({
-    connection, namespace, taskQueue, db, secretKey, connectorKinds: Object.keys(fakes), connectorRateLimitPerSecond: 100_000,
-  });
-  const noopWorker = await Worker.create({
-    connection, namespace, taskQueue: `${taskQueue}-noop`, workflowsPath: require.resolve('./workflows'),
-    activities: { benchNoopActivity: async () => undefined },
-  });
-  const running = Promise.all([worker.run(), noopWorker.run()]);
+  // As deployed, the workers run in processes of their own, apart from the vendors (here: the fakes and the
+  // load driver in this process). On the embedded database (one process only) they run in this one.
+  const parts = process.env.DATABASE_URL
+    ? await Promise.all([
+      startPortalProcess('benchWorker', {
+        BENCH_WORKER: 'plans', TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: namespace, BENCH_TASK_QUEUE: taskQueue,
+        DATABASE_URL: process.env.DATABASE_URL, PORTAL_SECRET_KEY: secretKey.toString('base64'), BENCH_CONNECTOR_KINDS: Object.keys(fakes).join(','),
+      }),
+      startPortalProcess('benchWorker', { BENCH_WORKER: 'noop', TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: namespace, BENCH_TASK_QUEUE: `${taskQueue}-noop` }),
+    ])
+    : await startInProcess();
+
+  async function startInProcess() {
+    const worker = await createPlanWorker(connection, namespace, taskQueue, db, secretKey, Object.keys(fakes));
+    const noopWorker = await createNoopWorker(connection, namespace, `${taskQueue}-noop`);
+    const running = Promise.all([worker.run(), noopWorker.run()]);
+    return [{
+      stop: async () => {
+        worker.shutdown();
+        noopWorker.shutdown();
+        await running;
+      },
+    }];
+  }
   try {
     const tenant = (await createTenant(db, { kind: 'customer', slug: `bench-${randomUUID().slice(0, 8)}`, name: 'Bench' }))!;
     const instances = await Promise.all(Object.entries(fakes).map(async ([kind, fake]) => ({ kind, fake, instance: await connector(db, tenant.id, secretKey, kind, fake) })));
@@ -150,7 +169,8 @@ export async function run(): Promise<void> {
 
     const noop = await ramp('no-op workflow', startNoop, client);
     const plans = await ramp('3-step plan', startPlan, client);
-    const best = plans.levels.filter((l) => l.completedPerSecond <= plans.sustainedPerSecond).at(-1) ?? plans.levels[0]!;
+    // Schedule-to-start is judged at the highest offered rate the plans kept up with.
+    const best = plans.sustainedLevel ?? plans.levels[0]!;
     const ratio = noop.sustainedPerSecond > 0 ? Math.round((plans.sustainedPerSecond / noop.sustainedPerSecond) * 1000) / 1000 : 0;
     const result = {
       measuredAt: new Date().toISOString(),
@@ -168,9 +188,7 @@ export async function run(): Promise<void> {
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     writeFileSync(join(__dirname, 'results', 'plans.json'), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    worker.shutdown();
-    noopWorker.shutdown();
-    await running;
+    await Promise.all(parts.map((p) => p.stop()));
     await Promise.all(Object.values(fakes).map((f) => f.close()));
     await env.close();
   }

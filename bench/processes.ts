@@ -12,14 +12,20 @@ export interface PortalProcess {
   stop(): Promise<void>;
 }
 
-const entrypoints = { api: join(__dirname, '..', 'api', 'main.ts'), worker: join(__dirname, '..', 'workers', 'main.ts') };
-const readyMessages = { api: 'api listening', worker: 'worker running' };
+const entrypoints = {
+  api: join(__dirname, '..', 'api', 'main.ts'),
+  worker: join(__dirname, '..', 'workers', 'main.ts'),
+  /** A benchmark's own worker (plan worker with lifted vendor limits, or the no-op baseline). */
+  benchWorker: join(__dirname, 'worker-process.ts'),
+};
+const readyMessages = { api: 'api listening', worker: 'worker running', benchWorker: 'worker running' };
+type Part = keyof typeof entrypoints;
 
 /**
  * Starts one part with the given environment (DATABASE_URL, TEMPORAL_ADDRESS, ...) and resolves once it logs
  * that it is ready. Its warnings and errors are passed through to this process's stderr.
  */
-export function startPortalProcess(part: 'api' | 'worker', env: Record<string, string>): Promise<PortalProcess> {
+export function startPortalProcess(part: Part, env: Record<string, string>): Promise<PortalProcess> {
   const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_PART_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', entrypoints[part]], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -43,7 +49,7 @@ export function startPortalProcess(part: 'api' | 'worker', env: Record<string, s
             await exited;
           },
         });
-      } else if ((entry.level ?? 0) >= 40) {
+      } else if ((entry.level ?? 0) >= 50) {
         process.stderr.write(`[${part}] ${line}\n`);
       }
     });
