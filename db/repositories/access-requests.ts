@@ -7,7 +7,7 @@ import { grantEdge, lockTenantAccess } from './access-edges';
 import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
 import type { AccessRequestRow } from '../tables/access-requests';
-import { type Actor, appendAudit } from './audit';
+import { type Actor, appendAudits, gatheringAudit } from './audit';
 import { recordedPlan, recordRequestPlan, type RecordedPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
@@ -70,19 +70,30 @@ export interface RequestEventInput {
  * nothing and returns false.
  */
 export async function appendRequestEvent(tx: Executor, e: RequestEventInput): Promise<boolean> {
-  const row = await tx.insertInto('access_request_events')
-    .values({
+  return (await appendRequestEvents(tx, [e]))[0] as boolean;
+}
+
+/**
+ * Appends history events, in order, in one statement, and the audit events of those not written before
+ * (dedupe key) in a second. Returns, per event, whether this call wrote it.
+ */
+export async function appendRequestEvents(tx: Executor, events: readonly RequestEventInput[]): Promise<boolean[]> {
+  if (events.length === 0) return [];
+  const rows = await tx.insertInto('access_request_events')
+    .values(events.map((e) => ({
       tenant_id: e.tenantId, request_id: e.requestId, kind: e.kind, stage: e.stage, actor_kind: e.actor.kind, actor_id: e.actor.id,
       bundle_version: e.bundleVersion, details: JSON.stringify(e.details ?? {}), dedupe_key: e.dedupeKey,
-    })
+    })))
     .onConflict((oc) => oc.columns(['request_id', 'dedupe_key']).doNothing())
-    .returning('id').executeTakeFirst();
-  if (!row) return false;
-  await appendAudit(tx, {
+    .returning(['request_id', 'dedupe_key']).execute();
+  const written = new Set(rows.map((r) => `${r.request_id}|${r.dedupe_key}`));
+  // The first of two copies in one list is the one written.
+  const fresh = events.map((e) => written.delete(`${e.requestId}|${e.dedupeKey}`));
+  await appendAudits(tx, events.filter((_, i) => fresh[i]).map((e) => ({
     tenantId: e.tenantId, actor: e.actor, action: `access_request.${e.kind}`, target: { kind: 'access_request', id: e.requestId },
     details: { stage: e.stage, bundleVersion: e.bundleVersion, ...(e.details ?? {}) }, requestId: e.requestIdOfHttp ?? null,
-  });
-  return true;
+  })));
+  return fresh;
 }
 
 /**
@@ -185,12 +196,21 @@ export async function listRequestEvents(db: Executor, tenantId: string, requestI
 
 /** Records one approver's decision: the approver row and a history event, once. */
 export async function writeDecision(tx: Executor, input: DecisionRecord): Promise<void> {
+  await markDecision(tx, input);
+  await appendRequestEvent(tx, decisionEvent(input));
+}
+
+/** Sets the approver row's decision. */
+async function markDecision(tx: Executor, input: DecisionRecord): Promise<void> {
   await tx.updateTable('access_request_approvers').set({ decision: input.decision })
     .where('request_id', '=', input.requestId).where('stage', '=', input.stage).where('person_id', '=', input.personId).execute();
-  await appendRequestEvent(tx, {
+}
+
+function decisionEvent(input: DecisionRecord): RequestEventInput {
+  return {
     ...input, kind: 'decision', stage: input.stage, actor: { kind: 'person', id: input.personId },
     dedupeKey: `decision:${input.stage}:${input.personId}`, details: { decision: input.decision, comment: input.comment },
-  });
+  };
 }
 
 export interface GrantResult {
@@ -205,42 +225,56 @@ export async function recordedRequestPlan(db: Executor, requestId: string, direc
   return recordedPlan(db, requestPlanId(requestId, direction));
 }
 
+/**
+ * Commits an approved request's grant: the deciding approver's decision, the `approved` and `granted`
+ * history, the access edges and the grant's provisioning plan, once (a second call finds it granted and
+ * changes nothing). It sits on the approve-to-grant path, so it keeps its round trips few: the history
+ * events go in one statement at the end and every audit event in one more (`gatheringAudit`).
+ */
 export async function grantApprovedRequest(tx: Executor, input: GrantRequestInput): Promise<GrantResult> {
-  const request = await lockRequest(tx, input.tenantId, input.requestId);
-  if (!request) throw new Error(`access request ${input.requestId} is not recorded`);
-  if (input.decision) await writeDecision(tx, input.decision);
-  if (request.status === 'granted' || request.status === 'revoked') {
-    return {
-      grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null,
-      plan: await recordedRequestPlan(tx, input.requestId, 'grant'),
-    };
-  }
-  const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
-  await appendRequestEvent(tx, { ...input, kind: 'approved', stage: input.stage, actor, dedupeKey: 'approved' });
-  await lockTenantAccess(tx, input.tenantId);
-  let edgesCreated = 0;
-  const native: { item: BundleItem; changed: boolean }[] = [];
-  for (const item of input.items) {
-    if (!isNativeItem(item)) continue;
-    const { created } = await grantEdge(tx, {
-      tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id,
-      source: 'iga_grant', trust: 'governed', sourceRef: requestGrantRef(input.requestId),
+  return gatheringAudit(tx, async () => {
+    const request = await lockRequest(tx, input.tenantId, input.requestId);
+    if (!request) throw new Error(`access request ${input.requestId} is not recorded`);
+    if (request.status === 'granted' || request.status === 'revoked') {
+      if (input.decision) await writeDecision(tx, input.decision);
+      return {
+        grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null,
+        plan: await recordedRequestPlan(tx, input.requestId, 'grant'),
+      };
+    }
+    const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
+    const history: RequestEventInput[] = [];
+    if (input.decision) {
+      await markDecision(tx, input.decision);
+      history.push(decisionEvent(input.decision));
+    }
+    history.push({ ...input, kind: 'approved', stage: input.stage, actor, dedupeKey: 'approved' });
+    await lockTenantAccess(tx, input.tenantId);
+    let edgesCreated = 0;
+    const native: { item: BundleItem; changed: boolean }[] = [];
+    for (const item of input.items) {
+      if (!isNativeItem(item)) continue;
+      const { created } = await grantEdge(tx, {
+        tenantId: input.tenantId, personId: input.beneficiaryPersonId, targetKind: item.kind, targetId: item.id,
+        source: 'iga_grant', trust: 'governed', sourceRef: requestGrantRef(input.requestId),
+      });
+      native.push({ item, changed: created });
+      if (created) edgesCreated += 1;
+    }
+    if (input.items.some((i) => i.kind === 'group')) await syncDerivedGroupEdges(tx, input.tenantId, [input.beneficiaryPersonId]);
+    const grantedAt = new Date();
+    const expiresAt = input.durationSeconds === null ? null : new Date(grantedAt.getTime() + input.durationSeconds * 1000);
+    await tx.updateTable('access_requests').set({ status: 'granted', granted_at: grantedAt, grant_expires_at: expiresAt, current_stage: null, updated_at: grantedAt })
+      .where('id', '=', input.requestId).execute();
+    history.push({
+      ...input, kind: 'granted', stage: null, actor, dedupeKey: 'granted',
+      details: { items: input.items, edgesCreated, expiresAt: expiresAt?.toISOString() ?? null },
     });
-    native.push({ item, changed: created });
-    if (created) edgesCreated += 1;
-  }
-  if (input.items.some((i) => i.kind === 'group')) await syncDerivedGroupEdges(tx, input.tenantId, [input.beneficiaryPersonId]);
-  const grantedAt = new Date();
-  const expiresAt = input.durationSeconds === null ? null : new Date(grantedAt.getTime() + input.durationSeconds * 1000);
-  await tx.updateTable('access_requests').set({ status: 'granted', granted_at: grantedAt, grant_expires_at: expiresAt, current_stage: null, updated_at: grantedAt })
-    .where('id', '=', input.requestId).execute();
-  await appendRequestEvent(tx, {
-    ...input, kind: 'granted', stage: null, actor, dedupeKey: 'granted',
-    details: { items: input.items, edgesCreated, expiresAt: expiresAt?.toISOString() ?? null },
+    await appendRequestEvents(tx, history);
+    // The grant's provisioning plan, in the same transaction: its Portal-native steps are the edges above.
+    const plan = await recordRequestPlan(tx, {
+      tenantId: input.tenantId, requestId: input.requestId, personId: input.beneficiaryPersonId, items: input.items, native, direction: 'grant', actor,
+    });
+    return { grantedAt: grantedAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null, plan };
   });
-  // The grant's provisioning plan, in the same transaction: its Portal-native steps are the edges above.
-  const plan = await recordRequestPlan(tx, {
-    tenantId: input.tenantId, requestId: input.requestId, personId: input.beneficiaryPersonId, items: input.items, native, direction: 'grant', actor,
-  });
-  return { grantedAt: grantedAt.toISOString(), expiresAt: expiresAt?.toISOString() ?? null, plan };
 }

@@ -28,21 +28,55 @@ export interface AuditEvent {
   requestId: string | null;
 }
 
-/** Appends one audit event (the table refuses updates and deletes). */
+/** Audit events appended inside `gatheringAudit`, per transaction, waiting to be written together. */
+const gathered = new WeakMap<Executor, AuditEventInput[]>();
+
+/**
+ * Appends one audit event (the table refuses updates and deletes). Inside `gatheringAudit` on the same
+ * transaction it is written, in order, with the others at the end of that call instead of at once.
+ */
 export async function appendAudit(db: Executor, event: AuditEventInput): Promise<void> {
-  await db
-    .insertInto('audit_events')
-    .values({
-      tenant_id: event.tenantId,
-      actor_kind: event.actor.kind,
-      actor_id: event.actor.id,
-      action: event.action,
-      target_kind: event.target.kind,
-      target_id: event.target.id,
-      details: JSON.stringify(event.details ?? {}),
-      request_id: event.requestId ?? null,
-    })
-    .execute();
+  await appendAudits(db, [event]);
+}
+
+/** Appends audit events, in order, in one statement (or gathered, as `appendAudit`). */
+export async function appendAudits(db: Executor, events: readonly AuditEventInput[]): Promise<void> {
+  const pending = gathered.get(db);
+  if (pending) pending.push(...events);
+  else await insertAudits(db, events);
+}
+
+async function insertAudits(db: Executor, events: readonly AuditEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insertInto('audit_events').values(events.map((event) => ({
+    tenant_id: event.tenantId,
+    actor_kind: event.actor.kind,
+    actor_id: event.actor.id,
+    action: event.action,
+    target_kind: event.target.kind,
+    target_id: event.target.id,
+    details: JSON.stringify(event.details ?? {}),
+    request_id: event.requestId ?? null,
+  }))).execute();
+}
+
+/**
+ * Runs `work` in transaction `tx` with every audit event it appends on `tx` gathered, then writes them in
+ * one statement: a write path of many steps pays one round trip for its audit trail, not one per event.
+ * The events commit (or roll back) with the transaction either way.
+ */
+export async function gatheringAudit<T>(tx: Executor, work: () => Promise<T>): Promise<T> {
+  if (gathered.has(tx)) return work();
+  const events: AuditEventInput[] = [];
+  gathered.set(tx, events);
+  try {
+    const result = await work();
+    gathered.delete(tx);
+    await insertAudits(tx, events);
+    return result;
+  } finally {
+    gathered.delete(tx);
+  }
 }
 
 export interface AuditFilter {

@@ -6,7 +6,7 @@ import type { PlanOriginKind } from '../tables/provisioning';
 import { type Actor, appendAudit } from './audit';
 import { getConnectorInstance } from './connector-instances';
 import { idFromKey } from './ids';
-import { appendStepEvidence, insertPlan, type PlanStepInput, planWorkflowId, setPlanStatus, SUCCEEDED } from './plans';
+import { appendStepEvidences, insertPlan, type PlanStepInput, planWorkflowId, SUCCEEDED } from './plans';
 
 /**
  * Plans derived from Portal's own flows (a grant, an expiry, a lifecycle step). Their Portal-native part is
@@ -40,18 +40,19 @@ export interface DerivedPlanInput {
 /** Records a derived plan with the evidence of its applied part. Idempotent on the plan id. */
 export async function recordDerivedPlan(tx: Executor, input: DerivedPlanInput): Promise<RecordedPlan> {
   const steps = [...input.applied.map((a) => a.step), ...input.downstream];
-  const { created } = await insertPlan(tx, { id: input.planId, tenantId: input.tenantId, origin: input.origin, reason: input.reason, createdBy: input.actor, steps });
   const needsExecution = input.downstream.length > 0;
+  // A plan of Portal-native steps only is carried out by the transaction recording it: it starts completed.
+  const succeeded = input.applied.map((a) => a.step.key);
+  const { created } = await insertPlan(tx, {
+    id: input.planId, tenantId: input.tenantId, origin: input.origin, reason: input.reason, createdBy: input.actor, steps,
+    ...(needsExecution ? {} : { settled: { status: 'completed' as const, round: 1, succeeded, failed: [] } }),
+  });
   if (created) {
-    for (const { step, changed } of input.applied) {
-      await appendStepEvidence(tx, {
-        tenantId: input.tenantId, planId: input.planId, stepKey: step.key, round: 1, attempt: 1, outcome: changed ? 'applied' : 'already_in_state', calls: [],
-        detail: { appliedBy: 'the transaction that recorded the plan', target: step.targetObject },
-      });
-    }
+    await appendStepEvidences(tx, input.applied.map(({ step, changed }) => ({
+      tenantId: input.tenantId, planId: input.planId, stepKey: step.key, round: 1, attempt: 1, outcome: changed ? 'applied' : 'already_in_state', calls: [],
+      detail: { appliedBy: 'the transaction that recorded the plan', target: step.targetObject },
+    })));
     if (!needsExecution) {
-      const succeeded = input.applied.map((a) => a.step.key);
-      await setPlanStatus(tx, { planId: input.planId, round: 1, status: 'completed', succeeded, failed: [] });
       await appendAudit(tx, {
         tenantId: input.tenantId, actor: input.actor, action: 'plan.completed', target: { kind: 'provisioning_plan', id: input.planId },
         details: { round: 1, succeeded, failed: [] },

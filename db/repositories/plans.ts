@@ -39,6 +39,8 @@ export interface NewPlan {
   steps: PlanStepInput[];
   /** The API request that created it, for the audit event. */
   requestId?: string | null;
+  /** Its status from the start, when the recording transaction has already carried it out (else pending). */
+  settled?: { status: PlanStatus; round: number; succeeded: string[]; failed: string[] };
 }
 
 export interface PlanStep {
@@ -165,8 +167,10 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
       depends_on: JSON.stringify(s.dependsOn), callback_deadline_seconds: s.callbackDeadlineSeconds,
     }))).execute();
   }
+  const status = plan.settled ?? { status: 'pending' as const, round: 0, succeeded: [], failed: [] };
   await tx.insertInto('provisioning_plan_status').values({
-    plan_id: plan.id, tenant_id: plan.tenantId, status: 'pending', round: 0, succeeded: '[]', failed: '[]',
+    plan_id: plan.id, tenant_id: plan.tenantId, status: status.status, round: status.round,
+    succeeded: JSON.stringify(status.succeeded), failed: JSON.stringify(status.failed),
   }).execute();
   await appendAudit(tx, {
     tenantId: plan.tenantId, actor: plan.createdBy, action: 'plan.created', target: { kind: 'provisioning_plan', id: plan.id },
@@ -175,7 +179,7 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
   return {
     plan: {
       id: plan.id, tenantId: plan.tenantId, origin: plan.origin, reason: plan.reason, contentHash, createdBy: plan.createdBy, createdAt: inserted.created_at,
-      status: 'pending', round: 0, succeeded: [], failed: [],
+      ...status,
     },
     created: true,
   };
@@ -264,11 +268,17 @@ export interface EvidenceInput {
 
 /** Appends one attempt's evidence; the same attempt's same outcome recorded again is a no-op. */
 export async function appendStepEvidence(db: Executor, e: EvidenceInput): Promise<void> {
-  await db.insertInto('provisioning_step_evidence').values({
+  await appendStepEvidences(db, [e]);
+}
+
+/** Appends evidence rows in one statement; each is idempotent as `appendStepEvidence`. */
+export async function appendStepEvidences(db: Executor, evidence: readonly EvidenceInput[]): Promise<void> {
+  if (evidence.length === 0) return;
+  await db.insertInto('provisioning_step_evidence').values(evidence.map((e) => ({
     tenant_id: e.tenantId, plan_id: e.planId, step_key: e.stepKey, round: e.round, attempt: e.attempt, outcome: e.outcome,
     calls: JSON.stringify(e.calls), vendor_request_id: e.calls.map((c) => c.vendorRequestId).filter((v) => v !== null).at(-1) ?? null,
     error: e.error ? JSON.stringify(e.error) : null, detail: JSON.stringify(e.detail ?? {}),
-  }).onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round', 'attempt', 'outcome']).doNothing()).execute();
+  }))).onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round', 'attempt', 'outcome']).doNothing()).execute();
 }
 
 /** The outcome of the first success of a step in any round (it then never runs again), or null. */
