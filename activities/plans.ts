@@ -9,11 +9,10 @@ import { connectorPlugin } from '../connectors/registry';
 import { connectorStepSchema } from '../connectors/steps';
 import type { Db, Executor } from '../db/database';
 import { grantEdge, lockTenantAccess, revokeEdge } from '../db/repositories/access-edges';
-import { appendAudit } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { newId } from '../db/repositories/ids';
 import {
-  appendStepEvidence, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, loadPlanForExecution, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, type StepEvidenceOutcome,
+  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, setPlanStatusAudited, type StepEvidenceOutcome,
 } from '../db/repositories/plans';
 import { signCallbackToken } from '../workers/callback-tokens';
 import { decryptSecret } from '../workers/secrets';
@@ -159,23 +158,15 @@ export function planActivities(deps: PlanActivityDeps) {
   return {
     /** The step graph and what already succeeded; the round is recorded as running. */
     async loadPlanForExecution(ref: { planId: string; round: number }): Promise<LoadedPlan> {
-      return db.transaction().execute(async (tx) => {
-        const plan = await loadPlanForExecution(tx, ref.planId);
-        await setPlanStatus(tx, { planId: ref.planId, round: ref.round, status: 'running', succeeded: plan.succeeded, failed: [] });
-        return plan;
-      });
+      return beginPlanRound(db, ref.planId, ref.round);
     },
 
     /** Records where the round stands; a finished round is audited. */
     async recordPlanStatus(input: { tenantId: string; planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }): Promise<void> {
-      await db.transaction().execute(async (tx) => {
-        await setPlanStatus(tx, input);
-        if (input.status === 'completed' || input.status === 'completed_with_failures') {
-          await appendAudit(tx, {
-            tenantId: input.tenantId, actor: { kind: 'workflow', id: planWorkflowId(input.planId) }, action: `plan.${input.status}`,
-            target: { kind: 'provisioning_plan', id: input.planId }, details: { round: input.round, succeeded: input.succeeded, failed: input.failed },
-          });
-        }
+      if (input.status !== 'completed' && input.status !== 'completed_with_failures') return setPlanStatus(db, input);
+      return setPlanStatusAudited(db, input, {
+        tenantId: input.tenantId, actor: { kind: 'workflow', id: planWorkflowId(input.planId) }, action: `plan.${input.status}`,
+        target: { kind: 'provisioning_plan', id: input.planId }, details: { round: input.round, succeeded: input.succeeded, failed: input.failed },
       });
     },
 

@@ -48,7 +48,12 @@ export async function appendAudits(db: Executor, events: readonly AuditEventInpu
 
 async function insertAudits(db: Executor, events: readonly AuditEventInput[]): Promise<void> {
   if (events.length === 0) return;
-  await db.insertInto('audit_events').values(events.map((event) => ({
+  await db.insertInto('audit_events').values(events.map(auditRow)).execute();
+}
+
+/** The `audit_events` row of an event, for a statement that writes it along with something else. */
+export function auditRow(event: AuditEventInput) {
+  return {
     tenant_id: event.tenantId,
     actor_kind: event.actor.kind,
     actor_id: event.actor.id,
@@ -57,7 +62,7 @@ async function insertAudits(db: Executor, events: readonly AuditEventInput[]): P
     target_id: event.target.id,
     details: JSON.stringify(event.details ?? {}),
     request_id: event.requestId ?? null,
-  }))).execute();
+  };
 }
 
 /**

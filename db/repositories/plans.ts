@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { CallRecord } from '../../connectors/http';
-import type { LoadedPlan, PlanStepShape } from '../../workflows/plan.types';
+import type { LoadedPlan } from '../../workflows/plan.types';
 import type { Executor } from '../database';
 import type { PlanOriginKind, PlanRow, PlanStatus, PlanStepRow, StepEvidenceOutcome, StepEvidenceRow } from '../tables/provisioning';
-import { type Actor, appendAudit } from './audit';
+import { type Actor, appendAudit, type AuditEventInput, auditRow } from './audit';
 import { canonicalJson } from './canonical-json';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
@@ -242,16 +242,31 @@ export async function getPlanStep(db: Executor, planId: string, stepKey: string)
 }
 
 /** The step graph the workflow schedules, and the steps that already succeeded. */
-export async function loadPlanForExecution(db: Executor, planId: string): Promise<LoadedPlan> {
-  const steps = await db.selectFrom('provisioning_plan_steps').selectAll().where('plan_id', '=', planId).orderBy('ordinal').execute();
-  const done = await db.selectFrom('provisioning_step_evidence').select('step_key').distinct()
-    .where('plan_id', '=', planId).where('outcome', 'in', SUCCEEDED).execute();
-  const shapes: PlanStepShape[] = steps.map((s) => ({
-    key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
-    callbackDeadlineSeconds: s.callback_deadline_seconds,
-  }));
-  const succeeded = new Set(done.map((d) => d.step_key));
-  return { steps: shapes, succeeded: shapes.map((s) => s.key).filter((k) => succeeded.has(k)) };
+/**
+ * Starts a round of a plan's execution: records it as running (with what already succeeded) and returns the
+ * step graph, in one statement (a plan's execution pays this on every run, so it takes one round trip).
+ */
+export async function beginPlanRound(db: Executor, planId: string, round: number): Promise<LoadedPlan> {
+  const steps = await db
+    .with('steps', (qb) => qb.selectFrom('provisioning_plan_steps as s')
+      .select(['s.step_key', 's.ordinal', 's.depends_on', 's.target_system', 's.connector_kind', 's.operation', 's.callback_deadline_seconds'])
+      .select((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select('e.id')
+        .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)).as('done'))
+      .where('s.plan_id', '=', planId))
+    .with('running', (qb) => qb.updateTable('provisioning_plan_status')
+      .set({
+        status: 'running', round, failed: '[]', updated_at: new Date(),
+        succeeded: sql`(select coalesce(jsonb_agg(step_key order by ordinal), '[]'::jsonb) from steps where done)`,
+      })
+      .where('plan_id', '=', planId).where('round', '<=', round).returning('plan_id'))
+    .selectFrom('steps').selectAll().orderBy('ordinal').execute();
+  return {
+    steps: steps.map((s) => ({
+      key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
+      callbackDeadlineSeconds: s.callback_deadline_seconds,
+    })),
+    succeeded: steps.filter((s) => s.done).map((s) => s.step_key),
+  };
 }
 
 export interface EvidenceInput {
@@ -289,11 +304,21 @@ export async function earlierSuccessOutcome(db: Executor, planId: string, stepKe
 }
 
 /** Where the plan's execution stands; a later round's status never goes back to an earlier round's. */
-export async function setPlanStatus(db: Executor, input: { planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }): Promise<void> {
-  await db.updateTable('provisioning_plan_status')
+export async function setPlanStatus(db: Executor, input: PlanStatusInput): Promise<void> {
+  await planStatusUpdate(db, input).execute();
+}
+
+export interface PlanStatusInput { planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }
+
+function planStatusUpdate(db: Pick<Executor, 'updateTable'>, input: PlanStatusInput) {
+  return db.updateTable('provisioning_plan_status')
     .set({ status: input.status, round: input.round, succeeded: JSON.stringify(input.succeeded), failed: JSON.stringify(input.failed), updated_at: new Date() })
-    .where('plan_id', '=', input.planId).where('round', '<=', input.round)
-    .execute();
+    .where('plan_id', '=', input.planId).where('round', '<=', input.round);
+}
+
+/** Sets the plan's status and appends its audit event, in one statement. */
+export async function setPlanStatusAudited(db: Executor, input: PlanStatusInput, audit: AuditEventInput): Promise<void> {
+  await db.with('status', (qb) => planStatusUpdate(qb, input).returning('plan_id')).insertInto('audit_events').values(auditRow(audit)).execute();
 }
 
 /** What a connector step needs to run, in one query: the step, its instance (with the sealed credentials), and
