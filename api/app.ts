@@ -66,10 +66,11 @@ function handle(route: RouteDef, deps: ApiDeps) {
       } else if (route.auth === 'callback_token') {
         caller = { tokenId: 'callback', tenantId: '', tenantKind: 'customer', personId: null, permissions: new Set() };
       } else {
-        caller = await authenticate(req, deps);
+        const authenticated = await authenticate(req, deps);
+        caller = authenticated.caller;
         if (route.tenantScoped) {
           const { tenantId } = tenantIdParam.parse({ tenantId: req.params.tenantId });
-          tenant = await getTenant(deps.db, tenantId);
+          tenant = tenantId === caller.tenantId ? authenticated.tenant : await getTenant(deps.db, tenantId);
           if (!tenant || !canActOn(caller, tenant)) throw new ApiError('tenant_not_found', `Tenant ${tenantId} was not found.`);
         }
       }

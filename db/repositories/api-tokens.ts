@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Executor } from '../database';
 import type { ApiTokenRow } from '../tables/api-tokens';
 import { isUuid, newId } from './ids';
+import type { Tenant } from './tenants';
 import { decodeCursor, type Page, toPage } from './pagination';
 
 /** A token's public description. The secret is never part of it. */
@@ -40,12 +41,17 @@ export async function createApiToken(
   return { token: toApiToken(row), secret };
 }
 
-/** Finds the live (unrevoked) token for a presented secret. */
-export async function findLiveToken(db: Executor, secret: string): Promise<ApiToken | null> {
+/** Finds the live (unrevoked) token for a presented secret, with its tenant, in one query. */
+export async function findLiveToken(db: Executor, secret: string): Promise<{ token: ApiToken; tenant: Tenant } | null> {
   if (!secret.startsWith(TOKEN_PREFIX)) return null;
-  const row = await db.selectFrom('api_tokens').selectAll()
-    .where('token_hash', '=', hashToken(secret)).where('revoked_at', 'is', null).executeTakeFirst();
-  return row ? toApiToken(row) : null;
+  const row = await db.selectFrom('api_tokens as t').innerJoin('tenants as n', 'n.id', 't.tenant_id').selectAll('t')
+    .select(['n.kind as tenant_kind', 'n.slug as tenant_slug', 'n.name as tenant_name', 'n.created_at as tenant_created_at'])
+    .where('t.token_hash', '=', hashToken(secret)).where('t.revoked_at', 'is', null).executeTakeFirst();
+  if (!row) return null;
+  return {
+    token: toApiToken(row),
+    tenant: { id: row.tenant_id, kind: row.tenant_kind, slug: row.tenant_slug, name: row.tenant_name, createdAt: row.tenant_created_at },
+  };
 }
 
 export async function getApiToken(db: Executor, tenantId: string, id: string): Promise<ApiToken | null> {
