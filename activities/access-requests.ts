@@ -3,7 +3,7 @@ import { lockTenantAccess, revokeEdge, revokeEdgesBySourceRef } from '../db/repo
 import { recordRequestPlan, type RecordedPlan } from '../db/repositories/grant-plans';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
-  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
+  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedGrant, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
   writeDecision,
 } from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
@@ -125,9 +125,12 @@ export function accessRequestActivities(db: Db) {
       });
     },
 
-    /** Approves and grants the bundle (see grantApprovedRequest); a retry after a commit returns the recorded grant. */
+    /**
+     * Approves and grants the bundle (see grantApprovedRequest); a retry after a commit returns the recorded
+     * grant. Usually the API has committed it already: one read finds that, without a transaction.
+     */
     async grantBundle(input: GrantRequestInput): Promise<GrantResult> {
-      return db.transaction().execute((tx) => grantApprovedRequest(tx, input));
+      return (await recordedGrant(db, input.tenantId, input.requestId)) ?? db.transaction().execute((tx) => grantApprovedRequest(tx, input));
     },
 
     /** Revokes what a request granted (at expiry), with evidence; revoking again changes nothing. */

@@ -11,6 +11,7 @@ import { type Actor, appendAudits, gatheringAudit } from './audit';
 import { recordedPlan, recordRequestPlan, type RecordedPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
+import { planWorkflowId } from './plans';
 
 export interface AccessRequest {
   id: string;
@@ -226,6 +227,25 @@ export async function recordedRequestPlan(db: Executor, requestId: string, direc
 }
 
 /**
+ * The grant recorded for a request (granted, or granted and since revoked), with its plan, in one query;
+ * null while it is not granted. Whichever transaction granted it recorded the deciding approval with it.
+ */
+export async function recordedGrant(db: Executor, tenantId: string, requestId: string): Promise<GrantResult | null> {
+  const planId = requestPlanId(requestId, 'grant');
+  const row = await db.selectFrom('access_requests as r')
+    .leftJoin('provisioning_plans as p', (j) => j.on('p.id', '=', planId))
+    .select(['r.status', 'r.granted_at', 'r.grant_expires_at', 'p.id as plan_id'])
+    .select((eb) => eb.exists(eb.selectFrom('provisioning_plan_steps as s').select('s.plan_id')
+      .where('s.plan_id', '=', planId).where('s.target_system', '=', 'connector')).as('needs_execution'))
+    .where('r.tenant_id', '=', tenantId).where('r.id', '=', requestId).executeTakeFirst();
+  if (!row || (row.status !== 'granted' && row.status !== 'revoked') || !row.granted_at) return null;
+  return {
+    grantedAt: row.granted_at.toISOString(), expiresAt: row.grant_expires_at?.toISOString() ?? null,
+    plan: row.plan_id ? { planId, workflowId: planWorkflowId(planId), needsExecution: Boolean(row.needs_execution) } : null,
+  };
+}
+
+/**
  * Commits an approved request's grant: the deciding approver's decision, the `approved` and `granted`
  * history, the access edges and the grant's provisioning plan, once (a second call finds it granted and
  * changes nothing). It sits on the approve-to-grant path, so it keeps its round trips few: the history
@@ -237,10 +257,7 @@ export async function grantApprovedRequest(tx: Executor, input: GrantRequestInpu
     if (!request) throw new Error(`access request ${input.requestId} is not recorded`);
     if (request.status === 'granted' || request.status === 'revoked') {
       if (input.decision) await writeDecision(tx, input.decision);
-      return {
-        grantedAt: (request.grantedAt as Date).toISOString(), expiresAt: request.grantExpiresAt?.toISOString() ?? null,
-        plan: await recordedRequestPlan(tx, input.requestId, 'grant'),
-      };
+      return (await recordedGrant(tx, input.tenantId, input.requestId)) as GrantResult;
     }
     const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
     const history: RequestEventInput[] = [];
