@@ -7,7 +7,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
 import { applyPersonSetup } from '../activities/person-setup';
 import { createBundle } from '../db/repositories/access-bundles';
@@ -16,9 +15,13 @@ import { createTenant } from '../db/repositories/tenants';
 import { createApiToken } from '../db/repositories/api-tokens';
 import { close, listen } from '../api/server';
 import type { AddressInfo } from 'node:net';
+import { freePort } from '../scripts/temporal-dev';
 import { createLogger } from '../workers/logger';
 import { createWorker } from '../workers/worker';
-import { startBenchEnvironment } from './environment';
+import { TaskQueues } from '../workflows/task-queues';
+import { type BenchEnvironment, startBenchEnvironment } from './environment';
+import { startPortalProcess } from './processes';
+import { createNoopWorker } from './worker-process';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
 import { type Summary, since, summarise } from './stats';
 import { echoUpdate, finishUpdate } from './workflows';
@@ -28,10 +31,11 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 
 export async function run(): Promise<void> {
   const env = await startBenchEnvironment('bench');
-  const { db, client, connection, namespace, taskQueue } = env;
-  const worker = await createWorker({ connection, namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
-  const echoWorker = await Worker.create({ connection, namespace, taskQueue: `${taskQueue}-echo`, workflowsPath: require.resolve('./workflows') });
-  const running = Promise.all([worker.run(), echoWorker.run()]);
+  const { db, client } = env;
+  // As deployed, the API, Portal's worker and the baseline's worker each run in a process of their own, apart
+  // from this load driver; on the embedded database (one process only) they all run in this one.
+  const parts = process.env.DATABASE_URL ? await startParts(env, process.env.DATABASE_URL) : await startInProcess(env);
+  const { taskQueue } = parts;
   try {
     // Seed: one approver, one bundle with a single 1-of-1 stage, OPEN_REQUESTS people each with an open request.
     const tenant = (await createTenant(db, { kind: 'customer', slug: `bench-${randomUUID().slice(0, 8)}`, name: 'Bench' }))!;
@@ -88,8 +92,7 @@ export async function run(): Promise<void> {
     await sql`drop table bench_commits`.execute(db);
 
     // Approve through the API over HTTP, then read the grant back from PostgreSQL: the latency a client sees.
-    const api = await listen({ db, temporal: { client, taskQueue }, logger: createLogger('error'), secretKey: Buffer.alloc(32) }, '127.0.0.1', 0);
-    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/tenants/${tenant.id}/requests`;
+    const base = `http://127.0.0.1:${parts.port}/v1/tenants/${tenant.id}/requests`;
     const { secret: token } = await createApiToken(db, { tenantId: tenant.id, name: 'approver', permissions: ['portal.requests.decide'], personId: approver });
     const approveToGrant: number[] = [];
     for (const requestId of requests.slice(0, SAMPLES)) {
@@ -114,7 +117,6 @@ export async function run(): Promise<void> {
       await res.arrayBuffer();
       apiRead.push(since(t));
     }
-    await close(api);
     const result = {
       benchmark: 'access-requests', path: 'POST /requests/{id}/decisions over HTTP', openRequests: OPEN_REQUESTS, samples: SAMPLES, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
       approveToGrantMs: summarise(approveToGrant), updateRoundTripMs: summarise(updateRtt), commitMs: summarise(commits), apiReadMs: summarise(apiRead),
@@ -127,9 +129,51 @@ export async function run(): Promise<void> {
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     writeFileSync(join(__dirname, 'results', 'access-requests.json'), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    worker.shutdown();
-    echoWorker.shutdown();
-    await running;
+    await parts.stop();
     await env.close();
   }
+}
+
+interface Parts {
+  /** Where the API listens. */
+  port: number;
+  /** Portal's task queue; the baseline's is this with `-echo`. */
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** `npm run api`, `npm run worker` (on the governance task queue, as deployed) and the baseline's worker. */
+async function startParts(env: BenchEnvironment, databaseUrl: string): Promise<Parts> {
+  const taskQueue = TaskQueues.governance;
+  const port = await freePort();
+  const common = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace, PORTAL_SECRET_KEY: randomBytes(32).toString('base64') };
+  const [worker, api, echo] = await Promise.all([
+    startPortalProcess('worker', common),
+    startPortalProcess('api', { ...common, PORTAL_PORT: String(port) }),
+    startPortalProcess('benchWorker', { BENCH_WORKER: 'noop', TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace, BENCH_TASK_QUEUE: `${taskQueue}-echo` }),
+  ]);
+  return {
+    port, taskQueue,
+    stop: async () => {
+      await api.stop();
+      await Promise.all([worker.stop(), echo.stop()]);
+    },
+  };
+}
+
+async function startInProcess(env: BenchEnvironment): Promise<Parts> {
+  const { db, client, connection, namespace, taskQueue } = env;
+  const worker = await createWorker({ connection, namespace, taskQueue, db, secretKey: randomBytes(32), connectorKinds: [] });
+  const echoWorker = await createNoopWorker(connection, namespace, `${taskQueue}-echo`);
+  const running = Promise.all([worker.run(), echoWorker.run()]);
+  const api = await listen({ db, temporal: { client, taskQueue }, logger: createLogger('error'), secretKey: Buffer.alloc(32) }, '127.0.0.1', 0);
+  return {
+    port: (api.address() as AddressInfo).port, taskQueue,
+    stop: async () => {
+      await close(api);
+      worker.shutdown();
+      echoWorker.shutdown();
+      await running;
+    },
+  };
 }

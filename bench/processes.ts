@@ -4,8 +4,9 @@
  * measures Portal, not the load generator sharing Portal's event loop.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 export interface PortalProcess {
   /** Stops the process (SIGTERM: the part's own graceful shutdown) and waits for it to exit. */
@@ -23,35 +24,48 @@ type Part = keyof typeof entrypoints;
 
 /**
  * Starts one part with the given environment (DATABASE_URL, TEMPORAL_ADDRESS, ...) and resolves once it logs
- * that it is ready. Its warnings and errors are passed through to this process's stderr.
+ * that it is ready. Its log goes to a file, as a deployed part's goes to its collector: this process, which
+ * times the requests, does not read a line per request. The log's errors are passed through to this
+ * process's stderr when the part stops (or fails to start).
  */
-export function startPortalProcess(part: Part, env: Record<string, string>): Promise<PortalProcess> {
+export async function startPortalProcess(part: Part, env: Record<string, string>): Promise<PortalProcess> {
+  const dir = mkdtempSync(join(tmpdir(), `portal-bench-${part}-`));
+  const logFile = join(dir, 'log.jsonl');
+  const out = openSync(logFile, 'w');
   const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_PART_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', entrypoints[part]], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the ${part} process exited (${code}) before it was ready`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let entry: { msg?: string; level?: number } = {};
-      try {
-        entry = JSON.parse(line) as typeof entry;
-      } catch {
-        process.stderr.write(`[${part}] ${line}\n`);
-        return;
-      }
-      if (entry.msg === readyMessages[part]) {
-        resolve({
-          stop: async () => {
-            child.kill('SIGTERM');
-            await exited;
-          },
-        });
-      } else if ((entry.level ?? 0) >= 50) {
-        process.stderr.write(`[${part}] ${line}\n`);
-      }
-    });
+  closeSync(out);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', (code) => {
+    exitCode = code;
+    resolve();
+  }));
+  const entries = () => readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => {
+    try {
+      return { line, entry: JSON.parse(line) as { msg?: string; level?: number } };
+    } catch {
+      return { line, entry: { level: 50 } };
+    }
   });
+  const passErrors = () => {
+    for (const { line, entry } of entries()) if ((entry.level ?? 0) >= 50) process.stderr.write(`[${part}] ${line}\n`);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (;;) {
+    if (exitCode !== undefined) {
+      passErrors();
+      throw new Error(`the ${part} process exited (${exitCode}) before it was ready`);
+    }
+    if (entries().some(({ entry }) => entry.msg === readyMessages[part])) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      passErrors();
+    },
+  };
 }
