@@ -149,29 +149,41 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
     idempotencyKey: s.idempotencyKey ?? `${plan.id}:${s.key}`, dependsOn: s.dependsOn, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
   }));
   const contentHash = planContentHash({ ...plan, steps });
-  const inserted = await tx.insertInto('provisioning_plans').values({
-    id: plan.id, tenant_id: plan.tenantId, origin_kind: plan.origin.kind, origin_id: plan.origin.id, reason: plan.reason, content_hash: contentHash,
-    created_by_kind: plan.createdBy.kind, created_by_id: plan.createdBy.id,
-  }).onConflict((oc) => oc.column('id').doNothing()).returning('created_at').executeTakeFirst();
+  const status = plan.settled ?? { status: 'pending' as const, round: 0, succeeded: [], failed: [] };
+  const stepRows = steps.map((s) => ({
+    plan_id: plan.id, step_key: s.key, tenant_id: plan.tenantId, ordinal: s.ordinal, target_system: s.target.system,
+    connector_instance_id: s.target.system === 'connector' ? s.target.connectorInstanceId : null,
+    connector_kind: s.target.system === 'connector' ? s.target.connectorKind : null,
+    operation: s.operation, target_object: s.targetObject, parameters: s.parameters, idempotency_key: s.idempotencyKey,
+    depends_on: s.dependsOn, callback_deadline_seconds: s.callbackDeadlineSeconds,
+  }));
+  // The plan, its steps and its status in one statement: steps and status are written only when the plan
+  // row is new (a plan id already taken keeps what it has).
+  const { rows: [inserted] } = await sql<{ created_at: Date }>`
+    with plan as (
+      insert into provisioning_plans (id, tenant_id, origin_kind, origin_id, reason, content_hash, created_by_kind, created_by_id)
+      values (${plan.id}, ${plan.tenantId}, ${plan.origin.kind}, ${plan.origin.id}, ${plan.reason}, ${contentHash}, ${plan.createdBy.kind}, ${plan.createdBy.id})
+      on conflict (id) do nothing
+      returning created_at
+    ), steps as (
+      insert into provisioning_plan_steps (plan_id, step_key, tenant_id, ordinal, target_system, connector_instance_id, connector_kind,
+        operation, target_object, parameters, idempotency_key, depends_on, callback_deadline_seconds)
+      select s.* from jsonb_to_recordset(${JSON.stringify(stepRows)}::jsonb) as s(plan_id uuid, step_key text, tenant_id uuid, ordinal integer,
+        target_system text, connector_instance_id uuid, connector_kind text, operation text, target_object text, parameters jsonb,
+        idempotency_key text, depends_on jsonb, callback_deadline_seconds integer)
+      where exists (select 1 from plan)
+    ), status as (
+      insert into provisioning_plan_status (plan_id, tenant_id, status, round, succeeded, failed)
+      select ${plan.id}::uuid, ${plan.tenantId}::uuid, ${status.status}, ${status.round}::integer, ${JSON.stringify(status.succeeded)}::jsonb,
+        ${JSON.stringify(status.failed)}::jsonb
+      where exists (select 1 from plan)
+    )
+    select created_at from plan`.execute(tx);
   if (!inserted) {
     const existing = await getPlanSummary(tx, plan.tenantId, plan.id);
     if (!existing) throw new Error(`plan ${plan.id} belongs to another tenant`);
     return { plan: existing, created: false };
   }
-  if (steps.length > 0) {
-    await tx.insertInto('provisioning_plan_steps').values(steps.map((s) => ({
-      plan_id: plan.id, step_key: s.key, tenant_id: plan.tenantId, ordinal: s.ordinal, target_system: s.target.system,
-      connector_instance_id: s.target.system === 'connector' ? s.target.connectorInstanceId : null,
-      connector_kind: s.target.system === 'connector' ? s.target.connectorKind : null,
-      operation: s.operation, target_object: s.targetObject, parameters: JSON.stringify(s.parameters), idempotency_key: s.idempotencyKey,
-      depends_on: JSON.stringify(s.dependsOn), callback_deadline_seconds: s.callbackDeadlineSeconds,
-    }))).execute();
-  }
-  const status = plan.settled ?? { status: 'pending' as const, round: 0, succeeded: [], failed: [] };
-  await tx.insertInto('provisioning_plan_status').values({
-    plan_id: plan.id, tenant_id: plan.tenantId, status: status.status, round: status.round,
-    succeeded: JSON.stringify(status.succeeded), failed: JSON.stringify(status.failed),
-  }).execute();
   await appendAudit(tx, {
     tenantId: plan.tenantId, actor: plan.createdBy, action: 'plan.created', target: { kind: 'provisioning_plan', id: plan.id },
     details: { origin: plan.origin, reason: plan.reason, steps: steps.length, contentHash }, requestId: plan.requestId ?? null,
