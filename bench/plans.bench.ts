@@ -30,8 +30,10 @@ import { type Summary, since, summarise } from './stats';
 const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 8);
 // A ladder of about 1.4x a step, fine enough that the sustained rate is not a coarse step below the truth.
 const RATES = (process.env.BENCH_RATES ?? '5,7,10,14,20,28,40,56,80,112').split(',').map(Number);
-/** A level sustains its rate when completions keep up with it to this fraction. */
+/** A level sustains its rate when completions keep up with it to this fraction (and see keptUp). */
 const KEEP_UP = 0.9;
+/** Halvings of the gap between the last level kept up with and the first that fell behind. */
+const REFINE = Number(process.env.BENCH_REFINE ?? 2);
 
 interface Level {
   offeredPerSecond: number;
@@ -82,27 +84,43 @@ async function level(rate: number, start: () => Promise<WorkflowHandle>, client:
   };
 }
 
-/** Ramps until a level does not keep up; the sustained throughput is the best level that did. */
+/**
+ * A level sustains its rate when completions keep up with the offered rate (to KEEP_UP) and the backlog did
+ * not grow: at the window's end at most one second of arrivals is still running.
+ */
+function keptUp(result: Level): boolean {
+  const rate = result.offeredPerSecond;
+  return result.completedPerSecond >= KEEP_UP * rate * (LEVEL_SECONDS / (LEVEL_SECONDS + 1)) && result.backlogAtEnd <= Math.max(3, rate);
+}
+
+/**
+ * Ramps until a level does not keep up, then narrows the gap between the last level that did and the first
+ * that did not (REFINE halvings), so the sustained rate is not a whole ladder step below the truth. The
+ * sustained throughput is the best level that kept up.
+ */
 async function ramp(name: string, start: () => Promise<WorkflowHandle>, client: Client): Promise<{ levels: Level[]; sustainedPerSecond: number; sustainedLevel: Level | null; ceilingFound: boolean }> {
   const levels: Level[] = [];
-  let sustained = 0;
   let sustainedLevel: Level | null = null;
-  let ceilingFound = false;
-  for (const rate of RATES) {
+  let failedAt: number | null = null;
+  const run = async (rate: number) => {
     const result = await level(rate, start, client);
     levels.push(result);
-    console.log(`${name} offered ${rate}/s: completed ${result.completedPerSecond}/s, backlog ${result.backlogAtEnd}, e2e p50 ${result.endToEnd.p50} ms p99 ${result.endToEnd.p99} ms, schedule-to-start p95 ${result.scheduleToStart.p95} ms`);
-    const keptUp = result.completedPerSecond >= KEEP_UP * rate * (LEVEL_SECONDS / (LEVEL_SECONDS + 1));
-    if (keptUp && result.completedPerSecond >= sustained) {
-      sustained = result.completedPerSecond;
-      sustainedLevel = result;
-    } else if (!keptUp) {
-      ceilingFound = true;
-      break;
-    }
+    const ok = keptUp(result);
+    console.log(`${name} offered ${rate}/s: completed ${result.completedPerSecond}/s, backlog ${result.backlogAtEnd}, e2e p50 ${result.endToEnd.p50} ms p99 ${result.endToEnd.p99} ms, schedule-to-start p95 ${result.scheduleToStart.p95} ms${ok ? '' : ' (fell behind)'}`);
+    if (ok && result.completedPerSecond >= (sustainedLevel?.completedPerSecond ?? 0)) sustainedLevel = result;
+    if (!ok) failedAt = failedAt === null ? rate : Math.min(failedAt, rate);
+    return ok;
+  };
+  for (const rate of RATES) if (!(await run(rate))) break;
+  for (let i = 0; i < REFINE && failedAt !== null; i += 1) {
+    const low: number = (sustainedLevel as Level | null)?.offeredPerSecond ?? 0;
+    const mid = Math.round((low + failedAt) / 2);
+    if (mid <= low || mid >= failedAt) break;
+    await run(mid);
   }
   // A ladder that never fell behind measured a lower bound, not the sustained rate.
-  return { levels, sustainedPerSecond: sustained, sustainedLevel, ceilingFound };
+  const sustained = sustainedLevel as Level | null;
+  return { levels, sustainedPerSecond: sustained?.completedPerSecond ?? 0, sustainedLevel: sustained, ceilingFound: failedAt !== null };
 }
 
 async function connector(db: Db, tenantId: string, secretKey: Buffer, kind: string, fake: ConformanceFake) {
