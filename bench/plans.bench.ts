@@ -4,7 +4,7 @@
  * vendor fakes with 20 ms latency and 1% 429s carrying `Retry-After: 1`. The offered rate ramps until the
  * backlog grows; each level reports completed plans/s, end-to-end p50/p99 (plan created in PostgreSQL to
  * workflow completed) and activity schedule-to-start p95 (from the workflow histories). The same ramp runs
- * for a no-op workflow with one no-op activity, in the same run, as the baseline.
+ * for a no-op workflow with one no-op activity, in the same run, level by level in turn with the plans.
  * Goal: sustained plan throughput >= half the no-op workflow's; schedule-to-start p95 < 50 ms.
  * Connector workers run with the vendor rate limits lifted (the fakes are local; this measures Portal).
  * Uses DATABASE_URL when set (recommended: real PostgreSQL), else embedded PGlite.
@@ -95,33 +95,61 @@ function keptUp(result: Level): boolean {
 }
 
 /**
- * Ramps until a level does not keep up, then narrows the gap between the last level that did and the first
- * that did not (REFINE halvings), so the sustained rate is not a whole ladder step below the truth. The
- * sustained throughput is the best level that kept up.
+ * One ladder: offers RATES in turn until a level does not keep up, then narrows the gap between the last
+ * level that did and the first that did not (REFINE halvings), so the sustained rate is not a whole ladder
+ * step below the truth. The sustained throughput is the best level that kept up.
  */
-async function ramp(name: string, start: () => Promise<WorkflowHandle>, client: Client): Promise<{ levels: Level[]; sustainedPerSecond: number; sustainedLevel: Level | null; ceilingFound: boolean }> {
-  const levels: Level[] = [];
-  let sustainedLevel: Level | null = null;
-  let failedAt: number | null = null;
-  const run = async (rate: number) => {
-    const result = await level(rate, start, client);
-    levels.push(result);
-    const ok = keptUp(result);
-    console.log(`${name} offered ${rate}/s: completed ${result.completedPerSecond}/s, backlog ${result.backlogAtEnd}, e2e p50 ${result.endToEnd.p50} ms p99 ${result.endToEnd.p99} ms, schedule-to-start p95 ${result.scheduleToStart.p95} ms${ok ? '' : ' (fell behind)'}`);
-    if (ok && result.completedPerSecond >= (sustainedLevel?.completedPerSecond ?? 0)) sustainedLevel = result;
-    if (!ok) failedAt = failedAt === null ? rate : Math.min(failedAt, rate);
-    return ok;
-  };
-  for (const rate of RATES) if (!(await run(rate))) break;
-  for (let i = 0; i < REFINE && failedAt !== null; i += 1) {
-    const low: number = (sustainedLevel as Level | null)?.offeredPerSecond ?? 0;
-    const mid = Math.round((low + failedAt) / 2);
-    if (mid <= low || mid >= failedAt) break;
-    await run(mid);
+class Ramp {
+  readonly levels: Level[] = [];
+  private sustainedLevel: Level | null = null;
+  private failedAt: number | null = null;
+  private climbed = 0;
+  private refined = 0;
+
+  constructor(readonly name: string, readonly start: () => Promise<WorkflowHandle>) {}
+
+  /** The next rate to offer, or null when this ladder is done. */
+  next(): number | null {
+    if (this.failedAt === null) return RATES[this.climbed] ?? null;
+    if (this.refined >= REFINE) return null;
+    const low = this.sustainedLevel?.offeredPerSecond ?? 0;
+    const mid = Math.round((low + this.failedAt) / 2);
+    return mid > low && mid < this.failedAt ? mid : null;
   }
-  // A ladder that never fell behind measured a lower bound, not the sustained rate.
-  const sustained = sustainedLevel as Level | null;
-  return { levels, sustainedPerSecond: sustained?.completedPerSecond ?? 0, sustainedLevel: sustained, ceilingFound: failedAt !== null };
+
+  record(result: Level): void {
+    this.levels.push(result);
+    const ok = keptUp(result);
+    console.log(`${this.name} offered ${result.offeredPerSecond}/s: completed ${result.completedPerSecond}/s, backlog ${result.backlogAtEnd}, e2e p50 ${result.endToEnd.p50} ms p99 ${result.endToEnd.p99} ms, schedule-to-start p95 ${result.scheduleToStart.p95} ms${ok ? '' : ' (fell behind)'}`);
+    if (this.failedAt === null) this.climbed += 1;
+    else this.refined += 1;
+    if (ok && result.completedPerSecond >= (this.sustainedLevel?.completedPerSecond ?? 0)) this.sustainedLevel = result;
+    if (!ok) this.failedAt = Math.min(this.failedAt ?? result.offeredPerSecond, result.offeredPerSecond);
+  }
+
+  /** A ladder that never fell behind measured a lower bound, not the sustained rate (ceilingFound false). */
+  result() {
+    return {
+      levels: this.levels, sustainedPerSecond: this.sustainedLevel?.completedPerSecond ?? 0, sustainedLevel: this.sustainedLevel, ceilingFound: this.failedAt !== null,
+    };
+  }
+}
+
+/**
+ * Runs the ladders level by level in turn (no-op at a rate, then plans at the same rate, ...), so both meet
+ * the machine in the same state: on a shared machine whose speed drifts over minutes, ladders run one after
+ * the other compared different machines.
+ */
+async function interleave(ramps: Ramp[], client: Client): Promise<void> {
+  for (let ran = true; ran;) {
+    ran = false;
+    for (const ramp of ramps) {
+      const rate = ramp.next();
+      if (rate === null) continue;
+      ramp.record(await level(rate, ramp.start, client));
+      ran = true;
+    }
+  }
 }
 
 async function connector(db: Db, tenantId: string, secretKey: Buffer, kind: string, fake: ConformanceFake) {
@@ -186,8 +214,11 @@ export async function run(): Promise<void> {
     for (let i = 0; i < 5; i += 1) await (await startPlan()).result();
     for (let i = 0; i < 5; i += 1) await (await startNoop()).result();
 
-    const noop = await ramp('no-op workflow', startNoop, client);
-    const plans = await ramp('3-step plan', startPlan, client);
+    const noopRamp = new Ramp('no-op workflow', startNoop);
+    const planRamp = new Ramp('3-step plan', startPlan);
+    await interleave([noopRamp, planRamp], client);
+    const noop = noopRamp.result();
+    const plans = planRamp.result();
     // Schedule-to-start is judged at the highest offered rate the plans kept up with.
     const best = plans.sustainedLevel ?? plans.levels[0]!;
     const ratio = noop.sustainedPerSecond > 0 ? Math.round((plans.sustainedPerSecond / noop.sustainedPerSecond) * 1000) / 1000 : 0;
