@@ -253,10 +253,10 @@ export async function getPlanStep(db: Executor, planId: string, stepKey: string)
   return row ? toStep(row) : null;
 }
 
-/** The step graph the workflow schedules, and the steps that already succeeded. */
 /**
  * Starts a round of a plan's execution: records it as running (with what already succeeded) and returns the
- * step graph, in one statement (a plan's execution pays this on every run, so it takes one round trip).
+ * step graph the workflow schedules with the steps that already succeeded, in one statement (every round
+ * pays this, so it takes one round trip).
  */
 export async function beginPlanRound(db: Executor, planId: string, round: number): Promise<LoadedPlan> {
   const steps = await db
