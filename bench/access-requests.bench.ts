@@ -15,12 +15,11 @@ import { createTenant } from '../db/repositories/tenants';
 import { createApiToken } from '../db/repositories/api-tokens';
 import { close, listen } from '../api/server';
 import type { AddressInfo } from 'node:net';
-import { freePort } from '../scripts/temporal-dev';
 import { createLogger } from '../workers/logger';
 import { createWorker } from '../workers/worker';
 import { TaskQueues } from '../workflows/task-queues';
 import { type BenchEnvironment, startBenchEnvironment } from './environment';
-import { startPortalProcess } from './processes';
+import { startApiAndWorker, startPortalProcess } from './processes';
 import { createNoopWorker } from './worker-process';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
 import { type Summary, since, summarise } from './stats';
@@ -145,18 +144,15 @@ interface Parts {
 /** `npm run api`, `npm run worker` (on the governance task queue, as deployed) and the baseline's worker. */
 async function startParts(env: BenchEnvironment, databaseUrl: string): Promise<Parts> {
   const taskQueue = TaskQueues.governance;
-  const port = await freePort();
-  const common = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace, PORTAL_SECRET_KEY: randomBytes(32).toString('base64') };
-  const [worker, api, echo] = await Promise.all([
-    startPortalProcess('worker', common),
-    startPortalProcess('api', { ...common, PORTAL_PORT: String(port) }),
+  const [portal, echo] = await Promise.all([
+    startApiAndWorker(env.address, env.namespace, databaseUrl, randomBytes(32)),
     startPortalProcess('benchWorker', { BENCH_WORKER: 'noop', TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace, BENCH_TASK_QUEUE: `${taskQueue}-echo` }),
   ]);
   return {
-    port, taskQueue,
+    port: portal.port, taskQueue,
     stop: async () => {
-      await api.stop();
-      await Promise.all([worker.stop(), echo.stop()]);
+      await portal.stop();
+      await echo.stop();
     },
   };
 }

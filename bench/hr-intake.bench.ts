@@ -16,9 +16,8 @@ import { putHrSettings } from '../db/repositories/hr';
 import { createTenant } from '../db/repositories/tenants';
 import { encryptSecret } from '../workers/secrets';
 import { createWorker } from '../workers/worker';
-import { freePort } from '../scripts/temporal-dev';
 import { startBenchEnvironment } from './environment';
-import { startPortalProcess } from './processes';
+import { startApiAndWorker } from './processes';
 import { summarise } from './stats';
 
 const PEOPLE = Number(process.env.BENCH_HR_PEOPLE ?? 2000);
@@ -51,7 +50,7 @@ export async function run(): Promise<void> {
   const secretKey = Buffer.alloc(32, 3);
   // As deployed: the API and the worker each in its own process, the load generator (the HR system) in this
   // one. On the embedded database (one process only) all three share this process, which measures less.
-  const parts = process.env.DATABASE_URL ? await startParts(env.address, namespace, process.env.DATABASE_URL, secretKey) : await startInProcess();
+  const parts = process.env.DATABASE_URL ? await startApiAndWorker(env.address, namespace, process.env.DATABASE_URL, secretKey) : await startInProcess();
   const { port } = parts;
   // The load generator is node:http with keep-alive, as HR systems' clients are: fetch's own overhead in this
   // process would otherwise cap the rate at what it can send, not what Portal can accept.
@@ -145,18 +144,4 @@ export async function run(): Promise<void> {
     await parts.stop();
     await env.close();
   }
-}
-
-/** `npm run api` and `npm run worker` as their own processes, on the governance task queue as deployed. */
-async function startParts(address: string, namespace: string, databaseUrl: string, secretKey: Buffer) {
-  const port = await freePort();
-  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, PORTAL_SECRET_KEY: secretKey.toString('base64') };
-  const [worker, api] = await Promise.all([startPortalProcess('worker', env), startPortalProcess('api', { ...env, PORTAL_PORT: String(port) })]);
-  return {
-    port,
-    stop: async () => {
-      await api.stop();
-      await worker.stop();
-    },
-  };
 }

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../scripts/temporal-dev';
 
 export interface PortalProcess {
   /** Stops the process (SIGTERM: the part's own graceful shutdown) and waits for it to exit. */
@@ -66,6 +67,23 @@ export async function startPortalProcess(part: Part, env: Record<string, string>
       child.kill('SIGTERM');
       await exited;
       passErrors();
+    },
+  };
+}
+
+/**
+ * `npm run api` and `npm run worker` as their own processes against a benchmark's dev server and PostgreSQL,
+ * on the governance task queue as deployed. The API listens on the returned port; stop stops the API first.
+ */
+export async function startApiAndWorker(address: string, namespace: string, databaseUrl: string, secretKey: Buffer): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, PORTAL_SECRET_KEY: secretKey.toString('base64') };
+  const [worker, api] = await Promise.all([startPortalProcess('worker', env), startPortalProcess('api', { ...env, PORTAL_PORT: String(port) })]);
+  return {
+    port,
+    stop: async () => {
+      await api.stop();
+      await worker.stop();
     },
   };
 }
