@@ -156,7 +156,10 @@ export function planActivities(deps: PlanActivityDeps) {
   }
 
   return {
-    /** The step graph and what already succeeded; the round is recorded as running. */
+    /**
+     * The step graph and what already succeeded; the round is recorded as running (`beginPlanRound`). The
+     * activity keeps its name: recorded histories name it.
+     */
     async loadPlanForExecution(ref: { planId: string; round: number }): Promise<LoadedPlan> {
       return beginPlanRound(db, ref.planId, ref.round);
     },
