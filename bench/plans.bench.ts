@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Db } from '../db/database';
 import { createConnectorInstance } from '../db/repositories/connector-instances';
-import { insertPlan, planWorkflowId } from '../db/repositories/plans';
+import { insertPlan, planWorkflowId, stepShape } from '../db/repositories/plans';
 import { createTenant } from '../db/repositories/tenants';
 import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
 import { startGoogleWorkspaceFake } from '../test/fakes/google-workspace';
@@ -196,17 +196,21 @@ export async function run(): Promise<void> {
       n += 1;
       const i = n;
       const planId = randomUUID();
+      const steps = instances.map(({ kind, fake, instance }) => {
+        const account = fake.account(100_000 + i);
+        return {
+          key: kind, target: { system: 'connector' as const, connectorInstanceId: instance.id, connectorKind: kind }, operation: 'create_account',
+          targetObject: account.userName, parameters: { account }, dependsOn: [], callbackDeadlineSeconds: null,
+        };
+      });
+      // As Portal's flows record and start their plans (recordDerivedPlan, executePlan): recorded running,
+      // the run given its graph.
       await db.transaction().execute((tx) => insertPlan(tx, {
-        id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: 'bench' }, reason: 'bench', createdBy: { kind: 'system', id: 'bench' },
-        steps: instances.map(({ kind, fake, instance }) => {
-          const account = fake.account(100_000 + i);
-          return {
-            key: kind, target: { system: 'connector' as const, connectorInstanceId: instance.id, connectorKind: kind }, operation: 'create_account',
-            targetObject: account.userName, parameters: { account }, dependsOn: [], callbackDeadlineSeconds: null,
-          };
-        }),
+        id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: 'bench' }, reason: 'bench', createdBy: { kind: 'system', id: 'bench' }, steps,
+        initialStatus: { status: 'running', round: 1, succeeded: [], failed: [] },
       }));
-      return client.workflow.start('provisioningPlan', { taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round: 1 }] });
+      const graph = { steps: steps.map(stepShape), succeeded: [] };
+      return client.workflow.start('provisioningPlan', { taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round: 1, graph }] });
     };
     const startNoop = () => client.workflow.start('benchNoop', { taskQueue: `${taskQueue}-noop`, workflowId: `bench-noop-${randomUUID()}` });
 

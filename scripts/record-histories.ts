@@ -19,7 +19,7 @@ import { createCatalogObject } from '../db/repositories/catalog';
 import type { ApprovalStage, BundleDefinition } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
 import { createConnectorInstance } from '../db/repositories/connector-instances';
-import { insertPlan, type PlanStepInput, planWorkflowId } from '../db/repositories/plans';
+import { insertPlan, type PlanStepInput, planWorkflowId, stepShape } from '../db/repositories/plans';
 import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
 import { encryptSecret } from '../workers/secrets';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, hrEventsSignal, lifecycleStateQuery, planStateQuery, stepCallbackUpdate } from '../workflows/messages';
@@ -213,14 +213,17 @@ async function main() {
     const manual = (key: string, deadline: number) => ({
       key, target: { system: 'portal' as const }, operation: 'manual_task', targetObject: 'ticket:laptop', parameters: { instructions: 'Ship a laptop' }, dependsOn: [], callbackDeadlineSeconds: deadline,
     });
-    const startPlan = async (steps: PlanStepInput[], round = 1, planId = randomUUID()) => {
+    /** `given`: recorded running and started with its graph, as Portal's flows start their plans. */
+    const startPlan = async (steps: PlanStepInput[], round = 1, planId = randomUUID(), given = false) => {
       if (round === 1) {
         await db.transaction().execute((tx) => insertPlan(tx, {
           id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: 'recorder' }, reason: 'recorded', createdBy: { kind: 'system', id: 'recorder' }, steps,
+          ...(given ? { initialStatus: { status: 'running' as const, round: 1, succeeded: [], failed: [] } } : {}),
         }));
       }
+      const graph = given ? { graph: { steps: steps.map(stepShape), succeeded: [] } } : {};
       const handle = await client.workflow.start('provisioningPlan', {
-        taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round }],
+        taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round, ...graph }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
         typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalStatus, value: 'running' }],
       });
@@ -265,6 +268,14 @@ async function main() {
       { key: 'missing-team', target, operation: 'add_to_group', targetObject: account.userName, parameters: { userName: account.userName, group: `${github.group}-missing` }, dependsOn: ['account'], callbackDeadlineSeconds: null },
     ]);
     await save('provisioningPlan', 'connector-throttled-then-partial-failure', downstream.handle);
+
+    // Started as a grant's or a lifecycle's plan is: recorded running, the run given its graph.
+    const givenAccount = github.account(2);
+    const given = await startPlan([
+      ...native('g'),
+      { key: 'g-account', target, operation: 'create_account', targetObject: givenAccount.userName, parameters: { account: givenAccount }, dependsOn: [], callbackDeadlineSeconds: null },
+    ], 1, randomUUID(), true);
+    await save('provisioningPlan', 'given-graph-completed', given.handle);
   }
 
   worker.shutdown();

@@ -19,6 +19,11 @@ export interface PlanExecutionInput {
   round: number;
   /** At most this many steps run at once (default 4). */
   maxParallel?: number;
+  /**
+   * The step graph, when the plan's recorder recorded this round as running (a derived plan's first round):
+   * the run then starts scheduling at once. Without it the run loads the graph and records the round.
+   */
+  graph?: LoadedPlan;
 }
 
 /** Where a step stands in this round. */

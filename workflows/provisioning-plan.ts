@@ -22,7 +22,7 @@ const DEFAULT_MAX_PARALLEL = 4;
 
 /**
  * One execution round of a provisioning plan (`plan:<id>`). The plan itself is immutable in PostgreSQL;
- * this run loads its step graph, skips what succeeded before (an earlier round, or the transaction that
+ * this run is given its step graph or loads it, skips what succeeded before (an earlier round, or the transaction that
  * created the plan), and runs the rest in dependency order, independent steps in parallel up to a bound.
  * Connector steps run as activities on their vendor's task queue (rate-limited there); each attempt appends
  * evidence. A step may wait for a callback until its deadline. The round ends `completed` or
@@ -49,8 +49,8 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
     },
   });
 
-  // Loads the step graph and records the round as running, in one transaction.
-  const plan = await loadPlanForExecution(base);
+  // The graph the recorder gave (it recorded the round as running), or loaded as the round is recorded.
+  const plan = input.graph ?? await loadPlanForExecution(base);
   const shapes = new Map(plan.steps.map((s) => [s.key, s]));
   for (const step of plan.steps) {
     state.steps[step.key] = plan.succeeded.includes(step.key) ? { status: 'succeeded', outcome: 'earlier' } : { status: 'pending', outcome: null };

@@ -6,7 +6,8 @@ import type { PlanOriginKind } from '../tables/provisioning';
 import { type Actor, appendAudit } from './audit';
 import { getConnectorInstance } from './connector-instances';
 import { idFromKey } from './ids';
-import { appendStepEvidences, insertPlan, type PlanStepInput, planWorkflowId, SUCCEEDED } from './plans';
+import type { LoadedPlan } from '../../workflows/plan.types';
+import { appendStepEvidences, firstRoundGraph, insertPlan, type PlanStepInput, planWorkflowId, stepShape, SUCCEEDED } from './plans';
 
 /**
  * Plans derived from Portal's own flows (a grant, an expiry, a lifecycle step). Their Portal-native part is
@@ -19,6 +20,11 @@ export interface RecordedPlan {
   planId: string;
   workflowId: string;
   needsExecution: boolean;
+  /**
+   * The step graph its first run is given, while the plan is recorded as running in round 1 (the flow that
+   * recorded it starts that run). Absent in histories recorded before it existed: the run loads the graph.
+   */
+  graph?: LoadedPlan;
 }
 
 /** A Portal-native step already applied in this transaction, and whether it changed anything. */
@@ -37,7 +43,10 @@ export interface DerivedPlanInput {
   downstream: PlanStepInput[];
 }
 
-/** Records a derived plan with the evidence of its applied part. Idempotent on the plan id. */
+/**
+ * Records a derived plan with the evidence of its applied part. Idempotent on the plan id. A plan with
+ * downstream steps is recorded running: the flow recording it starts its first run at once, with its graph.
+ */
 export async function recordDerivedPlan(tx: Executor, input: DerivedPlanInput): Promise<RecordedPlan> {
   const steps = [...input.applied.map((a) => a.step), ...input.downstream];
   const needsExecution = input.downstream.length > 0;
@@ -45,21 +54,24 @@ export async function recordDerivedPlan(tx: Executor, input: DerivedPlanInput): 
   const succeeded = input.applied.map((a) => a.step.key);
   const { created } = await insertPlan(tx, {
     id: input.planId, tenantId: input.tenantId, origin: input.origin, reason: input.reason, createdBy: input.actor, steps,
-    ...(needsExecution ? {} : { settled: { status: 'completed' as const, round: 1, succeeded, failed: [] } }),
+    initialStatus: { status: needsExecution ? 'running' : 'completed', round: 1, succeeded, failed: [] },
   });
-  if (created) {
-    await appendStepEvidences(tx, input.applied.map(({ step, changed }) => ({
-      tenantId: input.tenantId, planId: input.planId, stepKey: step.key, round: 1, attempt: 1, outcome: changed ? 'applied' : 'already_in_state', calls: [],
-      detail: { appliedBy: 'the transaction that recorded the plan', target: step.targetObject },
-    })));
-    if (!needsExecution) {
-      await appendAudit(tx, {
-        tenantId: input.tenantId, actor: input.actor, action: 'plan.completed', target: { kind: 'provisioning_plan', id: input.planId },
-        details: { round: 1, succeeded, failed: [] },
-      });
-    }
+  const recorded = { planId: input.planId, workflowId: planWorkflowId(input.planId), needsExecution };
+  // Recorded before (a retried activity, or the other of two paths recording the same plan): its run loads
+  // the graph as the plan stands.
+  if (!created) return recorded;
+  await appendStepEvidences(tx, input.applied.map(({ step, changed }) => ({
+    tenantId: input.tenantId, planId: input.planId, stepKey: step.key, round: 1, attempt: 1, outcome: changed ? 'applied' : 'already_in_state', calls: [],
+    detail: { appliedBy: 'the transaction that recorded the plan', target: step.targetObject },
+  })));
+  if (!needsExecution) {
+    await appendAudit(tx, {
+      tenantId: input.tenantId, actor: input.actor, action: 'plan.completed', target: { kind: 'provisioning_plan', id: input.planId },
+      details: { round: 1, succeeded, failed: [] },
+    });
+    return recorded;
   }
-  return { planId: input.planId, workflowId: planWorkflowId(input.planId), needsExecution };
+  return { ...recorded, graph: { steps: steps.map(stepShape), succeeded } };
 }
 
 /** The plan recorded under an id, or null. */
@@ -67,7 +79,9 @@ export async function recordedPlan(db: Executor, planId: string): Promise<Record
   const plan = await db.selectFrom('provisioning_plans').select('id').where('id', '=', planId).executeTakeFirst();
   if (!plan) return null;
   const steps = await db.selectFrom('provisioning_plan_steps').select('target_system').where('plan_id', '=', planId).execute();
-  return { planId, workflowId: planWorkflowId(planId), needsExecution: steps.some((s) => s.target_system === 'connector') };
+  const needsExecution = steps.some((s) => s.target_system === 'connector');
+  const graph = needsExecution ? await firstRoundGraph(db, planId) : null;
+  return { planId, workflowId: planWorkflowId(planId), needsExecution, ...(graph ? { graph } : {}) };
 }
 
 /** A Portal-native access step (edge written with `sourceRef`). */

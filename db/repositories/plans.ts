@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
+import { type SqlBool, sql } from 'kysely';
 import type { CallRecord } from '../../connectors/http';
-import type { LoadedPlan } from '../../workflows/plan.types';
+import type { LoadedPlan, PlanStepShape } from '../../workflows/plan.types';
 import type { Executor } from '../database';
 import type { PlanOriginKind, PlanRow, PlanStatus, PlanStepRow, StepEvidenceOutcome, StepEvidenceRow } from '../tables/provisioning';
 import { type Actor, appendAudit, type AuditEventInput, auditRow } from './audit';
@@ -39,8 +39,12 @@ export interface NewPlan {
   steps: PlanStepInput[];
   /** The API request that created it, for the audit event. */
   requestId?: string | null;
-  /** Its status from the start, when the recording transaction has already carried it out (else pending). */
-  settled?: { status: PlanStatus; round: number; succeeded: string[]; failed: string[] };
+  /**
+   * Its status from the start (else pending): `running` in round 1 when its recorder has it executed at once
+   * (the run is then given its step graph and records nothing on starting), or where it ended when the
+   * recording transaction carried it out.
+   */
+  initialStatus?: { status: PlanStatus; round: number; succeeded: string[]; failed: string[] };
 }
 
 export interface PlanStep {
@@ -149,7 +153,7 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
     idempotencyKey: s.idempotencyKey ?? `${plan.id}:${s.key}`, dependsOn: s.dependsOn, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
   }));
   const contentHash = planContentHash({ ...plan, steps });
-  const status = plan.settled ?? { status: 'pending' as const, round: 0, succeeded: [], failed: [] };
+  const status = plan.initialStatus ?? { status: 'pending' as const, round: 0, succeeded: [], failed: [] };
   const stepRows = steps.map((s) => ({
     plan_id: plan.id, step_key: s.key, tenant_id: plan.tenantId, ordinal: s.ordinal, target_system: s.target.system,
     connector_instance_id: s.target.system === 'connector' ? s.target.connectorInstanceId : null,
@@ -253,18 +257,43 @@ export async function getPlanStep(db: Executor, planId: string, stepKey: string)
   return row ? toStep(row) : null;
 }
 
+/** A step as the plan workflow schedules it (its parameters stay in PostgreSQL). */
+export function stepShape(s: PlanStepInput): PlanStepShape {
+  return {
+    key: s.key, dependsOn: s.dependsOn, target: s.target.system, connectorKind: s.target.system === 'connector' ? s.target.connectorKind : null,
+    operation: s.operation, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
+  };
+}
+
+/** A plan's steps as the workflow schedules them, in order, each with whether it has succeeded already. */
+function stepShapes(db: Pick<Executor, 'selectFrom'>, planId: string) {
+  return db.selectFrom('provisioning_plan_steps as s')
+    .select(['s.step_key', 's.ordinal', 's.depends_on', 's.target_system', 's.connector_kind', 's.operation', 's.callback_deadline_seconds'])
+    .select((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select('e.id')
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)).as('done'))
+    .where('s.plan_id', '=', planId);
+}
+
+type StepShapeRow = Pick<PlanStepRow, 'step_key' | 'depends_on' | 'target_system' | 'connector_kind' | 'operation' | 'callback_deadline_seconds'> & { done: SqlBool };
+
+function toGraph(rows: StepShapeRow[]): LoadedPlan {
+  return {
+    steps: rows.map((s) => ({
+      key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
+      callbackDeadlineSeconds: s.callback_deadline_seconds,
+    })),
+    succeeded: rows.filter((s) => Boolean(s.done)).map((s) => s.step_key),
+  };
+}
+
 /**
  * Starts a round of a plan's execution: records it as running (with what already succeeded) and returns the
- * step graph the workflow schedules with the steps that already succeeded, in one statement (every round
- * pays this, so it takes one round trip).
+ * step graph the workflow schedules with the steps that already succeeded, in one statement (a round whose
+ * starter did not record it as running pays this, so it takes one round trip).
  */
 export async function beginPlanRound(db: Executor, planId: string, round: number): Promise<LoadedPlan> {
   const steps = await db
-    .with('steps', (qb) => qb.selectFrom('provisioning_plan_steps as s')
-      .select(['s.step_key', 's.ordinal', 's.depends_on', 's.target_system', 's.connector_kind', 's.operation', 's.callback_deadline_seconds'])
-      .select((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select('e.id')
-        .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)).as('done'))
-      .where('s.plan_id', '=', planId))
+    .with('steps', (qb) => stepShapes(qb, planId))
     .with('running', (qb) => qb.updateTable('provisioning_plan_status')
       .set({
         status: 'running', round, failed: '[]', updated_at: new Date(),
@@ -272,13 +301,17 @@ export async function beginPlanRound(db: Executor, planId: string, round: number
       })
       .where('plan_id', '=', planId).where('round', '<=', round).returning('plan_id'))
     .selectFrom('steps').selectAll().orderBy('ordinal').execute();
-  return {
-    steps: steps.map((s) => ({
-      key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
-      callbackDeadlineSeconds: s.callback_deadline_seconds,
-    })),
-    succeeded: steps.filter((s) => s.done).map((s) => s.step_key),
-  };
+  return toGraph(steps);
+}
+
+/**
+ * The step graph of a plan recorded as running in round 1 by its recorder (what its first run is given),
+ * or null when the plan is in another state (its run then loads the graph and records the round itself).
+ */
+export async function firstRoundGraph(db: Executor, planId: string): Promise<LoadedPlan | null> {
+  const rows = await stepShapes(db, planId).innerJoin('provisioning_plan_status as st', 'st.plan_id', 's.plan_id')
+    .where('st.status', '=', 'running').where('st.round', '=', 1).orderBy('s.ordinal').execute();
+  return rows.length > 0 ? toGraph(rows) : null;
 }
 
 export interface EvidenceInput {
