@@ -74,10 +74,13 @@ function terminal(type: FailureType, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
-/** Runs `fn` while heartbeating, so a worker that dies mid-call is noticed within the heartbeat timeout. */
+/**
+ * Runs `fn` while heartbeating, so a worker that dies mid-call is noticed within the heartbeat timeout. The
+ * timeout runs from the attempt's start, so no heartbeat is sent at once: a call answered within a second
+ * (most are) costs the server no heartbeat write (the SDK sends a first heartbeat immediately, unthrottled).
+ */
 async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   const context = Context.current();
-  context.heartbeat();
   const timer = setInterval(() => context.heartbeat(), 1_000);
   try {
     return await fn();
