@@ -12,7 +12,8 @@ import { grantEdge, lockTenantAccess, revokeEdge } from '../db/repositories/acce
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { newId } from '../db/repositories/ids';
 import {
-  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, type PlanStatus, type PlanStep, planWorkflowId, setPlanStatus, setPlanStatusAudited, type StepEvidenceOutcome,
+  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, type PlanStatus, type PlanStep, planWorkflowId, recordStepSuccess,
+  setPlanStatus, setPlanStatusAudited, type StepEvidenceOutcome,
 } from '../db/repositories/plans';
 import { signCallbackToken } from '../workers/callback-tokens';
 import { decryptSecret } from '../workers/secrets';
@@ -72,6 +73,11 @@ function toFailure(err: ConnectorError): ApplicationFailure {
 
 function terminal(type: FailureType, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+/** A step's success, saying so when it completed the plan (the run then records nothing more). */
+function succeeded(outcome: 'applied' | 'already_in_state', completedPlan: boolean): StepExecutionResult {
+  return completedPlan ? { outcome, completedPlan } : { outcome };
 }
 
 /**
@@ -186,8 +192,12 @@ export function planActivities(deps: PlanActivityDeps) {
           const done = await earlierSuccess(ref, tx);
           if (done) return done;
           const result = await portalStep(tx, deps, ref, step, attempt);
-          await appendStepEvidence(tx, { ...ref, attempt, outcome: result.outcome, calls: [], detail: result.detail });
-          return result.tokenId ? { outcome: 'awaiting_callback', callbackTokenId: result.tokenId } : { outcome: result.outcome as 'applied' | 'already_in_state' };
+          if (result.tokenId) {
+            await appendStepEvidence(tx, { ...ref, attempt, outcome: result.outcome, calls: [], detail: result.detail });
+            return { outcome: 'awaiting_callback', callbackTokenId: result.tokenId };
+          }
+          const outcome = result.outcome as 'applied' | 'already_in_state';
+          return succeeded(outcome, await recordStepSuccess(tx, { ...ref, attempt, outcome, calls: [], detail: result.detail }));
         });
       } catch (err) {
         if (err instanceof z.ZodError || (err instanceof ApplicationFailure && err.nonRetryable)) {
@@ -239,8 +249,10 @@ export function planActivities(deps: PlanActivityDeps) {
       }
       try {
         const result = await heartbeating(() => runConnectorStep(plugin, ctx, parsedStep.data));
-        await record(result.outcome, ctx.http.calls, { detail: { externalId: result.externalId ?? null, ...result.detail } });
-        return { outcome: result.outcome };
+        const completedPlan = await recordStepSuccess(db, {
+          ...ref, attempt, outcome: result.outcome, calls: ctx.http.calls, detail: { externalId: result.externalId ?? null, ...result.detail },
+        });
+        return succeeded(result.outcome, completedPlan);
       } catch (err) {
         if (!(err instanceof ConnectorError)) throw err;
         const error = { kind: err.kind, status: err.status, vendorCode: err.vendorCode, message: err.message, retryAfterMs: err.retryAfterMs };
@@ -257,11 +269,14 @@ export function planActivities(deps: PlanActivityDeps) {
         if (result !== 'deadline_passed') {
           await tx.updateTable('provisioning_callback_tokens').set({ used_at: new Date() }).where('id', '=', tokenId).where('used_at', 'is', null).execute();
         }
-        await appendStepEvidence(tx, {
-          ...ref, attempt: 1, outcome, calls: [],
+        const evidence = {
+          ...ref, attempt: 1, calls: [],
           detail: result === 'deadline_passed' ? { reason: 'no callback before the deadline', tokenId } : { callback: detail, tokenId },
           ...(result === 'failed' ? { error: { kind: 'callback_failed', message: 'the callback reported failure' } } : {}),
-        });
+        };
+        // A success counts among the round's successes (the run records the end itself: it learns only the outcome).
+        if (outcome === 'applied') await recordStepSuccess(tx, { ...evidence, outcome });
+        else await appendStepEvidence(tx, { ...evidence, outcome });
       });
       return outcome;
     },

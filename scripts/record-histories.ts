@@ -269,13 +269,14 @@ async function main() {
     ]);
     await save('provisioningPlan', 'connector-throttled-then-partial-failure', downstream.handle);
 
-    // Started as a grant's or a lifecycle's plan is: recorded running, the run given its graph.
+    // Started as a grant's or a lifecycle's plan is: recorded running, the run given its graph; the last step
+    // to succeed records the plan completed, so the run ends without a closing local activity.
     const givenAccount = github.account(2);
     const given = await startPlan([
       ...native('g'),
       { key: 'g-account', target, operation: 'create_account', targetObject: givenAccount.userName, parameters: { account: givenAccount }, dependsOn: [], callbackDeadlineSeconds: null },
     ], 1, randomUUID(), true);
-    await save('provisioningPlan', 'given-graph-completed', given.handle);
+    await save('provisioningPlan', 'given-graph-completed-by-last-step', given.handle);
   }
 
   worker.shutdown();

@@ -44,6 +44,8 @@ export interface StepExecutionResult {
   outcome: 'applied' | 'already_in_state' | 'awaiting_callback';
   /** For `awaiting_callback`: the callback token's id, which the callback must present. */
   callbackTokenId?: string;
+  /** The step was the plan's last outstanding one: its success recorded the plan completed, with its audit event. */
+  completedPlan?: boolean;
 }
 
 /** A callback that completes an awaiting step (validated by the API, then checked again by the workflow). */

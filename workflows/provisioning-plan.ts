@@ -25,8 +25,9 @@ const DEFAULT_MAX_PARALLEL = 4;
  * this run is given its step graph or loads it, skips what succeeded before (an earlier round, or the transaction that
  * created the plan), and runs the rest in dependency order, independent steps in parallel up to a bound.
  * Connector steps run as activities on their vendor's task queue (rate-limited there); each attempt appends
- * evidence. A step may wait for a callback until its deadline. The round ends `completed` or
- * `completed_with_failures`; an operator's retry starts the next round under the same workflow ID.
+ * evidence. A step may wait for a callback until its deadline. The round ends `completed` (recorded by the
+ * success of the last outstanding step, or by this run) or `completed_with_failures`; an operator's retry
+ * starts the next round under the same workflow ID.
  */
 export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanRunState> {
   const state: PlanRunState = { planId: input.planId, round: input.round, status: 'running', steps: {} };
@@ -36,6 +37,8 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
   /** Steps finished so far, and steps in flight: the scheduler wakes when a step finishes. */
   let settled = 0;
   let running = 0;
+  /** A step's success left nothing outstanding and recorded the plan completed (with its audit event). */
+  let completedByStep = false;
 
   setHandler(planStateQuery, () => state);
   setHandler(stepCallbackUpdate, (callback) => {
@@ -78,6 +81,7 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
       if (result.outcome !== 'awaiting_callback') {
         step.status = 'succeeded';
         step.outcome = result.outcome;
+        if (result.completedPlan) completedByStep = true;
         return;
       }
       step.status = 'awaiting_callback';
@@ -118,7 +122,8 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
   const succeeded = Object.keys(state.steps).filter((k) => state.steps[k]!.status === 'succeeded');
   const failed = Object.keys(state.steps).filter((k) => state.steps[k]!.status !== 'succeeded');
   state.status = failed.length === 0 ? 'completed' : 'completed_with_failures';
-  await recordPlanStatus({ ...base, status: state.status, succeeded, failed });
+  // Unless the last outstanding step's success recorded the completion (steps in older histories never say so).
+  if (!(state.status === 'completed' && completedByStep)) await recordPlanStatus({ ...base, status: state.status, succeeded, failed });
   upsertSearchAttributes([{ key: PortalStatus, value: state.status }]);
   await condition(allHandlersFinished);
   return state;

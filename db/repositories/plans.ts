@@ -334,11 +334,51 @@ export async function appendStepEvidence(db: Executor, e: EvidenceInput): Promis
 /** Appends evidence rows in one statement; each is idempotent as `appendStepEvidence`. */
 export async function appendStepEvidences(db: Executor, evidence: readonly EvidenceInput[]): Promise<void> {
   if (evidence.length === 0) return;
-  await db.insertInto('provisioning_step_evidence').values(evidence.map((e) => ({
+  await db.insertInto('provisioning_step_evidence').values(evidence.map(evidenceRow))
+    .onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round', 'attempt', 'outcome']).doNothing()).execute();
+}
+
+function evidenceRow(e: EvidenceInput) {
+  return {
     tenant_id: e.tenantId, plan_id: e.planId, step_key: e.stepKey, round: e.round, attempt: e.attempt, outcome: e.outcome,
     calls: JSON.stringify(e.calls), vendor_request_id: e.calls.map((c) => c.vendorRequestId).filter((v) => v !== null).at(-1) ?? null,
     error: e.error ? JSON.stringify(e.error) : null, detail: JSON.stringify(e.detail ?? {}),
-  }))).onConflict((oc) => oc.columns(['plan_id', 'step_key', 'round', 'attempt', 'outcome']).doNothing()).execute();
+  };
+}
+
+/**
+ * Appends the evidence of a step's success and counts the step among its round's successes, in one
+ * statement. The success that leaves no step of the plan outstanding records the plan completed, with its
+ * `plan.completed` audit event, and answers true: the plan's run has nothing left to record. Steps of one plan
+ * finishing together serialise on the plan's status row, and each re-reads the row version it waited for
+ * (PostgreSQL re-evaluates an UPDATE's conditions and values on it), so exactly one completes the plan; a
+ * repeated call appends nothing and changes nothing.
+ */
+export async function recordStepSuccess(db: Executor, e: EvidenceInput & { outcome: 'applied' | 'already_in_state' }): Promise<boolean> {
+  const r = evidenceRow(e);
+  const { rows } = await sql<{ status: PlanStatus }>`
+    with evidence as (
+      insert into provisioning_step_evidence (tenant_id, plan_id, step_key, round, attempt, outcome, calls, vendor_request_id, error, detail)
+      values (${r.tenant_id}, ${r.plan_id}, ${r.step_key}, ${r.round}, ${r.attempt}, ${r.outcome}, ${r.calls}::jsonb, ${r.vendor_request_id}, ${r.error}::jsonb, ${r.detail}::jsonb)
+      on conflict (plan_id, step_key, round, attempt, outcome) do nothing
+    ), steps as (
+      select count(*)::integer as n, jsonb_agg(step_key order by ordinal) as keys from provisioning_plan_steps where plan_id = ${e.planId}
+    ), counted as (
+      update provisioning_plan_status as s
+      set succeeded = case when jsonb_array_length(s.succeeded) + 1 >= steps.n then steps.keys else s.succeeded || to_jsonb(${e.stepKey}::text) end,
+        status = case when jsonb_array_length(s.succeeded) + 1 >= steps.n then 'completed' else s.status end,
+        updated_at = now()
+      from steps
+      where s.plan_id = ${e.planId} and s.round = ${e.round} and s.status = 'running' and not (s.succeeded ? ${e.stepKey})
+      returning s.status, s.succeeded
+    ), audit as (
+      insert into audit_events (tenant_id, actor_kind, actor_id, action, target_kind, target_id, details)
+      select ${e.tenantId}::uuid, 'workflow', ${planWorkflowId(e.planId)}::text, 'plan.completed', 'provisioning_plan', ${e.planId}::text,
+        jsonb_build_object('round', ${e.round}::integer, 'succeeded', counted.succeeded, 'failed', '[]'::jsonb)
+      from counted where counted.status = 'completed'
+    )
+    select status from counted`.execute(db);
+  return rows[0]?.status === 'completed';
 }
 
 /** The outcome of the first success of a step in any round (it then never runs again), or null. */
@@ -361,9 +401,20 @@ function planStatusUpdate(db: Pick<Executor, 'updateTable'>, input: PlanStatusIn
     .where('plan_id', '=', input.planId).where('round', '<=', input.round);
 }
 
-/** Sets the plan's status and appends its audit event, in one statement. */
+/**
+ * Sets the plan's status and appends its audit event, in one statement; a round already recorded in that
+ * status (a repeated call, or the step that completed the plan) is left as it is, with no second event.
+ */
 export async function setPlanStatusAudited(db: Executor, input: PlanStatusInput, audit: AuditEventInput): Promise<void> {
-  await db.with('status', (qb) => planStatusUpdate(qb, input).returning('plan_id')).insertInto('audit_events').values(auditRow(audit)).execute();
+  const row = auditRow(audit);
+  await db.with('status', (qb) => planStatusUpdate(qb, input)
+    .where((eb) => eb.not(eb.and([eb('round', '=', input.round), eb('status', '=', input.status)]))).returning('plan_id'))
+    .insertInto('audit_events').columns(['tenant_id', 'actor_kind', 'actor_id', 'action', 'target_kind', 'target_id', 'details', 'request_id'])
+    .expression((eb) => eb.selectFrom('status').select([
+      sql`${row.tenant_id}::uuid`.as('tenant_id'), sql.val(row.actor_kind).as('actor_kind'), sql.val(row.actor_id).as('actor_id'), sql.val(row.action).as('action'),
+      sql.val(row.target_kind).as('target_kind'), sql.val(row.target_id).as('target_id'), sql`${row.details}::jsonb`.as('details'), sql.val(row.request_id).as('request_id'),
+    ]))
+    .execute();
 }
 
 /** What a connector step needs to run, in one query: the step, its instance (with the sealed credentials), and
