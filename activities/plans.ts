@@ -12,7 +12,7 @@ import { grantEdge, lockTenantAccess, revokeEdge } from '../db/repositories/acce
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { newId } from '../db/repositories/ids';
 import {
-  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, type PlanStatus, type PlanStep, planWorkflowId, recordStepSuccess,
+  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, planEndAudit, type PlanStatus, type PlanStep, planWorkflowId, recordStepSuccess,
   setPlanStatus, setPlanStatusAudited, type StepEvidenceOutcome,
 } from '../db/repositories/plans';
 import { signCallbackToken } from '../workers/callback-tokens';
@@ -176,10 +176,7 @@ export function planActivities(deps: PlanActivityDeps) {
     /** Records where the round stands; a finished round is audited. */
     async recordPlanStatus(input: { tenantId: string; planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }): Promise<void> {
       if (input.status !== 'completed' && input.status !== 'completed_with_failures') return setPlanStatus(db, input);
-      return setPlanStatusAudited(db, input, {
-        tenantId: input.tenantId, actor: { kind: 'workflow', id: planWorkflowId(input.planId) }, action: `plan.${input.status}`,
-        target: { kind: 'provisioning_plan', id: input.planId }, details: { round: input.round, succeeded: input.succeeded, failed: input.failed },
-      });
+      return setPlanStatusAudited(db, input, planEndAudit(input.tenantId, input));
     },
 
     /** A Portal-native step, in one transaction with its evidence. */

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Db } from '../db/database';
 import { createConnectorInstance } from '../db/repositories/connector-instances';
-import { insertPlan, planWorkflowId, stepShape } from '../db/repositories/plans';
+import { insertPlan, planWorkflowId, planGraph } from '../db/repositories/plans';
 import { createTenant } from '../db/repositories/tenants';
 import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
 import { startGoogleWorkspaceFake } from '../test/fakes/google-workspace';
@@ -209,7 +209,7 @@ export async function run(): Promise<void> {
         id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: 'bench' }, reason: 'bench', createdBy: { kind: 'system', id: 'bench' }, steps,
         initialStatus: { status: 'running', round: 1, succeeded: [], failed: [] },
       }));
-      const graph = { steps: steps.map(stepShape), succeeded: [] };
+      const graph = planGraph(steps);
       return client.workflow.start('provisioningPlan', { taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round: 1, graph }] });
     };
     const startNoop = () => client.workflow.start('benchNoop', { taskQueue: `${taskQueue}-noop`, workflowId: `bench-noop-${randomUUID()}` });

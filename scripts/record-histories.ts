@@ -19,7 +19,7 @@ import { createCatalogObject } from '../db/repositories/catalog';
 import type { ApprovalStage, BundleDefinition } from '../workflows/access-policy';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
 import { createConnectorInstance } from '../db/repositories/connector-instances';
-import { insertPlan, type PlanStepInput, planWorkflowId, stepShape } from '../db/repositories/plans';
+import { insertPlan, type PlanStepInput, planWorkflowId, planGraph } from '../db/repositories/plans';
 import { startGithubEnterpriseFake } from '../test/fakes/github-enterprise';
 import { encryptSecret } from '../workers/secrets';
 import { accessRequestStateQuery, cancelUpdate, decideUpdate, hrEventSignal, hrEventsSignal, lifecycleStateQuery, planStateQuery, stepCallbackUpdate } from '../workflows/messages';
@@ -221,7 +221,7 @@ async function main() {
           ...(given ? { initialStatus: { status: 'running' as const, round: 1, succeeded: [], failed: [] } } : {}),
         }));
       }
-      const graph = given ? { graph: { steps: steps.map(stepShape), succeeded: [] } } : {};
+      const graph = given ? { graph: planGraph(steps) } : {};
       const handle = await client.workflow.start('provisioningPlan', {
         taskQueue, workflowId: planWorkflowId(planId), args: [{ tenantId: tenant.id, planId, round, ...graph }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,

@@ -7,7 +7,7 @@ import { type Actor, appendAudit } from './audit';
 import { getConnectorInstance } from './connector-instances';
 import { idFromKey } from './ids';
 import type { LoadedPlan } from '../../workflows/plan.types';
-import { appendStepEvidences, firstRoundGraph, insertPlan, type PlanStepInput, planWorkflowId, stepShape, SUCCEEDED } from './plans';
+import { appendStepEvidences, firstRoundGraph, insertPlan, type PlanStepInput, planWorkflowId, planGraph, SUCCEEDED } from './plans';
 
 /**
  * Plans derived from Portal's own flows (a grant, an expiry, a lifecycle step). Their Portal-native part is
@@ -71,7 +71,7 @@ export async function recordDerivedPlan(tx: Executor, input: DerivedPlanInput): 
     });
     return recorded;
   }
-  return { ...recorded, graph: { steps: steps.map(stepShape), succeeded } };
+  return { ...recorded, graph: planGraph(steps, succeeded) };
 }
 
 /** The plan recorded under an id, or null. */

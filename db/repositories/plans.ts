@@ -257,11 +257,14 @@ export async function getPlanStep(db: Executor, planId: string, stepKey: string)
   return row ? toStep(row) : null;
 }
 
-/** A step as the plan workflow schedules it (its parameters stay in PostgreSQL). */
-export function stepShape(s: PlanStepInput): PlanStepShape {
+/** The graph a plan's first run is given: its steps as the workflow schedules them (parameters stay here). */
+export function planGraph(steps: readonly PlanStepInput[], succeeded: readonly string[] = []): LoadedPlan {
   return {
-    key: s.key, dependsOn: s.dependsOn, target: s.target.system, connectorKind: s.target.system === 'connector' ? s.target.connectorKind : null,
-    operation: s.operation, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
+    steps: steps.map((s): PlanStepShape => ({
+      key: s.key, dependsOn: s.dependsOn, target: s.target.system, connectorKind: s.target.system === 'connector' ? s.target.connectorKind : null,
+      operation: s.operation, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
+    })),
+    succeeded: [...succeeded],
   };
 }
 
@@ -356,6 +359,8 @@ function evidenceRow(e: EvidenceInput) {
  */
 export async function recordStepSuccess(db: Executor, e: EvidenceInput & { outcome: 'applied' | 'already_in_state' }): Promise<boolean> {
   const r = evidenceRow(e);
+  // The completion's event, its lists filled in by the statement.
+  const a = auditRow(planEndAudit(e.tenantId, { planId: e.planId, round: e.round, status: 'completed', succeeded: [], failed: [] }));
   const { rows } = await sql<{ status: PlanStatus }>`
     with evidence as (
       insert into provisioning_step_evidence (tenant_id, plan_id, step_key, round, attempt, outcome, calls, vendor_request_id, error, detail)
@@ -373,8 +378,8 @@ export async function recordStepSuccess(db: Executor, e: EvidenceInput & { outco
       returning s.status, s.succeeded
     ), audit as (
       insert into audit_events (tenant_id, actor_kind, actor_id, action, target_kind, target_id, details)
-      select ${e.tenantId}::uuid, 'workflow', ${planWorkflowId(e.planId)}::text, 'plan.completed', 'provisioning_plan', ${e.planId}::text,
-        jsonb_build_object('round', ${e.round}::integer, 'succeeded', counted.succeeded, 'failed', '[]'::jsonb)
+      select ${a.tenant_id}::uuid, ${a.actor_kind}::text, ${a.actor_id}::text, ${a.action}::text, ${a.target_kind}::text, ${a.target_id}::text,
+        ${a.details}::jsonb || jsonb_build_object('succeeded', counted.succeeded)
       from counted where counted.status = 'completed'
     )
     select status from counted`.execute(db);
@@ -394,6 +399,14 @@ export async function setPlanStatus(db: Executor, input: PlanStatusInput): Promi
 }
 
 export interface PlanStatusInput { planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }
+
+/** The audit event of a round's end (`plan.completed`, `plan.completed_with_failures`), by the plan's run. */
+export function planEndAudit(tenantId: string, input: PlanStatusInput): AuditEventInput {
+  return {
+    tenantId, actor: { kind: 'workflow', id: planWorkflowId(input.planId) }, action: `plan.${input.status}`,
+    target: { kind: 'provisioning_plan', id: input.planId }, details: { round: input.round, succeeded: input.succeeded, failed: input.failed },
+  };
+}
 
 function planStatusUpdate(db: Pick<Executor, 'updateTable'>, input: PlanStatusInput) {
   return db.updateTable('provisioning_plan_status')
