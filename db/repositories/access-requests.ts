@@ -11,7 +11,7 @@ import { type Actor, appendAudits, gatheringAudit } from './audit';
 import { recordedPlan, recordRequestPlan, type RecordedPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
-import { firstRoundGraph, planWorkflowId } from './plans';
+import { planWorkflowId, recordedPlanGraph } from './plans';
 
 export interface AccessRequest {
   id: string;
@@ -241,7 +241,7 @@ export async function recordedGrant(db: Executor, tenantId: string, requestId: s
   if (!row || (row.status !== 'granted' && row.status !== 'revoked') || !row.granted_at) return null;
   const needsExecution = Boolean(row.needs_execution);
   // Downstream steps to run: the graph their first run is given while the plan is recorded running.
-  const graph = row.plan_id && needsExecution ? await firstRoundGraph(db, planId) : null;
+  const graph = row.plan_id && needsExecution ? (await recordedPlanGraph(db, planId))?.graph ?? null : null;
   return {
     grantedAt: row.granted_at.toISOString(), expiresAt: row.grant_expires_at?.toISOString() ?? null,
     plan: row.plan_id ? { planId, workflowId: planWorkflowId(planId), needsExecution, ...(graph ? { graph } : {}) } : null,

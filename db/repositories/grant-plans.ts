@@ -7,7 +7,7 @@ import { type Actor, appendAudit } from './audit';
 import { getConnectorInstance } from './connector-instances';
 import { idFromKey } from './ids';
 import type { LoadedPlan } from '../../workflows/plan.types';
-import { appendStepEvidences, firstRoundGraph, insertPlan, type PlanStepInput, planWorkflowId, planGraph, SUCCEEDED } from './plans';
+import { appendStepEvidences, insertPlan, type PlanStepInput, planWorkflowId, planGraph, recordedPlanGraph, SUCCEEDED } from './plans';
 
 /**
  * Plans derived from Portal's own flows (a grant, an expiry, a lifecycle step). Their Portal-native part is
@@ -76,12 +76,14 @@ export async function recordDerivedPlan(tx: Executor, input: DerivedPlanInput): 
 
 /** The plan recorded under an id, or null. */
 export async function recordedPlan(db: Executor, planId: string): Promise<RecordedPlan | null> {
-  const plan = await db.selectFrom('provisioning_plans').select('id').where('id', '=', planId).executeTakeFirst();
-  if (!plan) return null;
-  const steps = await db.selectFrom('provisioning_plan_steps').select('target_system').where('plan_id', '=', planId).execute();
-  const needsExecution = steps.some((s) => s.target_system === 'connector');
-  const graph = needsExecution ? await firstRoundGraph(db, planId) : null;
-  return { planId, workflowId: planWorkflowId(planId), needsExecution, ...(graph ? { graph } : {}) };
+  const recorded = await recordedPlanGraph(db, planId);
+  if (!recorded) {
+    // A plan without steps (nothing to apply) is still the flow's plan.
+    const plan = await db.selectFrom('provisioning_plans').select('id').where('id', '=', planId).executeTakeFirst();
+    return plan ? { planId, workflowId: planWorkflowId(planId), needsExecution: false } : null;
+  }
+  const { needsExecution, graph } = recorded;
+  return { planId, workflowId: planWorkflowId(planId), needsExecution, ...(needsExecution && graph ? { graph } : {}) };
 }
 
 /** A Portal-native access step (edge written with `sourceRef`). */

@@ -308,13 +308,16 @@ export async function beginPlanRound(db: Executor, planId: string, round: number
 }
 
 /**
- * The step graph of a plan recorded as running in round 1 by its recorder (what its first run is given),
- * or null when the plan is in another state (its run then loads the graph and records the round itself).
+ * A recorded plan's steps as the workflow schedules them, with where its execution stands, in one query:
+ * whether any step runs downstream, and the graph its first run is given while the plan is recorded running
+ * in round 1 (else null: its run loads the graph and records the round itself). Null for a plan without steps.
  */
-export async function firstRoundGraph(db: Executor, planId: string): Promise<LoadedPlan | null> {
+export async function recordedPlanGraph(db: Executor, planId: string): Promise<{ needsExecution: boolean; graph: LoadedPlan | null } | null> {
   const rows = await stepShapes(db, planId).innerJoin('provisioning_plan_status as st', 'st.plan_id', 's.plan_id')
-    .where('st.status', '=', 'running').where('st.round', '=', 1).orderBy('s.ordinal').execute();
-  return rows.length > 0 ? toGraph(rows) : null;
+    .select(['st.status', 'st.round']).orderBy('s.ordinal').execute();
+  if (rows.length === 0) return null;
+  const firstRound = rows[0]!.status === 'running' && rows[0]!.round === 1;
+  return { needsExecution: rows.some((r) => r.target_system === 'connector'), graph: firstRound ? toGraph(rows) : null };
 }
 
 export interface EvidenceInput {
