@@ -1,14 +1,20 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { nonRetryableFailureTypes } from './failures';
 
-/** A short PostgreSQL transaction: fast attempts, retried for a few minutes while the database is away. */
+/**
+ * A short, idempotent PostgreSQL transaction: fast attempts, then one every 30 seconds for as long as the
+ * database is away. No attempt limit: the workflows writing through it live for months (a lifecycle, a
+ * time-bound grant waiting for its expiry), and a run that failed on an outage would lose what it holds
+ * (scheduled runs, a pending revocation) with nothing left to resume it. A refusal (a non-retryable failure
+ * type) still ends at once; anything else retrying shows in the Temporal UI as a pending activity with its
+ * attempt count and last failure.
+ */
 const databaseWrite = {
   startToCloseTimeout: '30 seconds',
   retry: {
     initialInterval: '200 milliseconds',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    maximumAttempts: 20,
     nonRetryableErrorTypes: nonRetryableFailureTypes,
   },
 } as const;
