@@ -4,18 +4,20 @@ import type { provisioningPlan } from '../workflows';
 import { PortalStatus, PortalTenantId } from '../workflows/search-attributes';
 
 /**
- * Starts a round of a plan's execution under `plan:<id>`. The first round is idempotent: a run that is going
- * on is reused and a finished one is not repeated (false is returned). A retry round (round > 1) starts a
- * new run under the same ID only when none is running; it throws WorkflowExecutionAlreadyStartedError then.
+ * Starts a round of a plan's execution under `plan:<id>`. Idempotent per round: a run of that round that is
+ * going on is reused and a finished first round is not repeated (false is returned then). A retry round
+ * (round > 1) starts a new run under the same ID only when no run is open; while the previous round's run is
+ * still closing it throws WorkflowExecutionAlreadyStartedError (the round stays claimed: start it again).
  */
 export async function startPlanRound(
   temporal: { client: Client; taskQueue: string }, input: { tenantId: string; planId: string; round: number; origin: string },
 ): Promise<boolean> {
   const retry = input.round > 1;
+  const workflowId = planWorkflowId(input.planId);
   try {
     await temporal.client.workflow.start<typeof provisioningPlan>('provisioningPlan', {
       taskQueue: temporal.taskQueue,
-      workflowId: planWorkflowId(input.planId),
+      workflowId,
       args: [{ tenantId: input.tenantId, planId: input.planId, round: input.round }],
       workflowIdReusePolicy: retry ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowIdConflictPolicy: retry ? WorkflowIdConflictPolicy.FAIL : WorkflowIdConflictPolicy.USE_EXISTING,
@@ -24,7 +26,11 @@ export async function startPlanRound(
     });
     return true;
   } catch (err) {
-    if (!retry && err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    if (!retry) return false;
+    // The open run is this round's (a repeated start) or the previous round's, still closing.
+    const open = await temporal.client.workflow.getHandle(workflowId).describe();
+    if (open.memo?.round === input.round) return false;
     throw err;
   }
 }

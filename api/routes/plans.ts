@@ -13,7 +13,7 @@ import { getConnectorInstance } from '../../db/repositories/connector-instances'
 import { idFromKey, newId } from '../../db/repositories/ids';
 import { missingPersonIds } from '../../db/repositories/people';
 import {
-  getPlan, getPlanSummary, insertPlan, listPlans, type Plan, type PlanDetail, planContent, type PlanStepInput, planWorkflowId, takenIdempotencyKeys,
+  claimRetryRound, getPlan, getPlanSummary, insertPlan, listPlans, type Plan, type PlanDetail, planContent, type PlanStepInput, planWorkflowId, takenIdempotencyKeys,
 } from '../../db/repositories/plans';
 import { verifyCallbackToken } from '../../workers/callback-tokens';
 import { FailureTypes } from '../../workflows/failures';
@@ -191,6 +191,9 @@ const callbackBody = z.strictObject({
   detail: z.record(z.string(), z.union([z.string().max(500), z.number(), z.boolean(), z.null()])).default({}),
 }).meta({ id: 'StepCallback' });
 
+/** The round a pending plan starts: the first (recorded as round 0 until it starts), or a claimed retry round. */
+const pendingRound = (plan: Plan) => Math.max(plan.round, 1);
+
 export const planRoutes = [
   defineRoute({
     method: 'post', path: '/v1/tenants/:tenantId/plans', tag: 'provisioning plans',
@@ -208,12 +211,15 @@ export const planRoutes = [
           id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: caller.tokenId }, reason: body.reason, createdBy: actorOf(caller), steps, requestId,
         })).plan);
       }
-      try {
-        await startPlanRound(deps.temporal, { tenantId: tenant.id, planId, round: 1, origin: 'operator' });
-      } catch (err) {
-        // The plan is recorded; a later POST with the same Idempotency-Key starts it.
-        log.error({ err, planId }, 'could not start plan execution');
-        throw new ApiError('unavailable', 'The plan is recorded but the workflow engine is unavailable; repeat the request with the same Idempotency-Key.');
+      // A repeated request starts the plan only if it never started: a plan that ran is never run again as a
+      // first round, however long ago its run ended (an operator retries its failures with POST …/retry).
+      if (plan.status === 'pending') {
+        try {
+          await startPlanRound(deps.temporal, { tenantId: tenant.id, planId, round: pendingRound(plan), origin: 'operator' });
+        } catch (err) {
+          log.error({ err, planId }, 'could not start plan execution');
+          throw new ApiError('unavailable', `Plan ${planId} is recorded but the workflow engine is unavailable; start it with POST ${location}/retry${key ? ' or repeat this request with the same Idempotency-Key' : ''}.`);
+        }
       }
       return { status: 202, body: present(plan), headers: { Location: location } };
     },
@@ -275,22 +281,34 @@ export const planRoutes = [
     summary: 'Run a plan\'s failed steps again (the same plan, a new round; what succeeded never runs twice)',
     permission: 'portal.plans.manage', tenantScoped: true, params: planParams,
     responses: { 202: { description: 'Accepted: the retry round is executing', schema: planSchema, headers: { Location: 'The plan' } } },
-    handler: async ({ params, tenant, caller, deps, requestId }) => {
+    handler: async ({ params, tenant, caller, deps, requestId, log }) => {
       const plan = await getPlanSummary(deps.db, tenant.id, params.planId);
       if (!plan) throw new ApiError('not_found', `Plan ${params.planId} was not found.`);
-      if (plan.status === 'running' || plan.status === 'pending') throw new ApiError('plan_running');
-      if (plan.status !== 'completed_with_failures') throw new ApiError('plan_not_retryable', 'Every step of this plan succeeded.');
-      const round = plan.round + 1;
+      if (plan.status === 'running') throw new ApiError('plan_running');
+      if (plan.status === 'completed') throw new ApiError('plan_not_retryable', 'Every step of this plan succeeded.');
+      // Completed with failures: claim the next round (one of two concurrent retries wins), with its audit
+      // event. Pending: a round recorded but never started (the engine was away): start that round.
+      let round = pendingRound(plan);
+      if (plan.status === 'completed_with_failures') {
+        round = plan.round + 1;
+        const claimed = await deps.db.transaction().execute(async (tx) => {
+          if (!(await claimRetryRound(tx, plan.id, plan.round))) return false;
+          await appendAudit(tx, {
+            tenantId: tenant.id, actor: actorOf(caller), action: 'plan.retry_requested', target: { kind: 'provisioning_plan', id: plan.id },
+            details: { round, failed: plan.failed }, requestId,
+          });
+          return true;
+        });
+        if (!claimed) throw new ApiError('plan_running', 'Another retry of this plan has just been requested.');
+      }
       try {
         await startPlanRound(deps.temporal, { tenantId: tenant.id, planId: plan.id, round, origin: plan.origin.kind });
       } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ApiError('plan_running');
-        throw err;
+        // The round stays recorded as pending: a later retry starts it.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ApiError('plan_running', 'The previous round is still closing; retry in a moment.');
+        log.error({ err, planId: plan.id, round }, 'could not start a plan round');
+        throw new ApiError('unavailable', `Round ${round} of plan ${plan.id} is recorded but could not start; retry the request.`);
       }
-      await appendAudit(deps.db, {
-        tenantId: tenant.id, actor: actorOf(caller), action: 'plan.retry_requested', target: { kind: 'provisioning_plan', id: plan.id },
-        details: { round, failed: plan.failed }, requestId,
-      });
       return { status: 202, body: present({ ...plan, status: 'running', round }), headers: { Location: `/v1/tenants/${tenant.id}/plans/${plan.id}` } };
     },
   }),

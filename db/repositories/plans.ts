@@ -401,6 +401,17 @@ export async function setPlanStatus(db: Executor, input: PlanStatusInput): Promi
   await planStatusUpdate(db, input).execute();
 }
 
+/**
+ * Claims the next round of a plan that completed with failures, as `pending` until its run begins it: of two
+ * operators retrying at once exactly one claims round `fromRound + 1` (true); the other finds it claimed.
+ */
+export async function claimRetryRound(db: Executor, planId: string, fromRound: number): Promise<boolean> {
+  const row = await db.updateTable('provisioning_plan_status').set({ status: 'pending', round: fromRound + 1, updated_at: new Date() })
+    .where('plan_id', '=', planId).where('round', '=', fromRound).where('status', '=', 'completed_with_failures')
+    .returning('plan_id').executeTakeFirst();
+  return row !== undefined;
+}
+
 export interface PlanStatusInput { planId: string; round: number; status: PlanStatus; succeeded: string[]; failed: string[] }
 
 /** The audit event of a round's end (`plan.completed`, `plan.completed_with_failures`), by the plan's run. */

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import { canonicalJson } from '../../db/repositories/canonical-json';
-import { createHash } from 'node:crypto';
+import { idFromKey } from '../../db/repositories/ids';
+import { insertPlan } from '../../db/repositories/plans';
+import { createHash, randomUUID } from 'node:crypto';
 import { testEnv } from '../support/env';
 import { type ApiResponse, eventually, seedPerson } from '../support/fixtures';
 import { planSettles } from '../support/plans';
@@ -35,6 +37,11 @@ describe('provisioning plans API', () => {
   const nativeSteps = () => [
     { key: 'join', target: { system: 'portal' }, operation: 'add_to_group', targetObject: `group:${group}`, parameters: { personId: person } },
     { key: 'role', target: { system: 'portal' }, operation: 'assign', targetObject: `role:${role}`, parameters: { personId: person }, dependsOn: ['join'] },
+  ];
+  /** The native steps and a manual task whose callback is due within `deadline` seconds. */
+  const manual = (deadline: number) => [
+    ...nativeSteps(),
+    { key: 'laptop', target: { system: 'portal' }, operation: 'manual_task', targetObject: 'ticket:laptop', parameters: { instructions: 'Ship a laptop' }, dependsOn: ['join'], callbackDeadlineSeconds: deadline },
   ];
 
   describe('when an operator creates a plan of Portal-native steps', () => {
@@ -141,10 +148,6 @@ describe('provisioning plans API', () => {
   });
 
   describe('when a step awaits a callback', () => {
-    const manual = (deadline: number) => [
-      ...nativeSteps(),
-      { key: 'laptop', target: { system: 'portal' }, operation: 'manual_task', targetObject: 'ticket:laptop', parameters: { instructions: 'Ship a laptop' }, dependsOn: ['join'], callbackDeadlineSeconds: deadline },
-    ];
     const callback = (planId: string, stepKey: string, token: string) =>
       w.anonymous.post(`/v1/callbacks/plans/${planId}/steps/${stepKey}`, { token, result: 'completed', detail: { ticket: 'INC-42' } });
 
@@ -213,6 +216,54 @@ describe('provisioning plans API', () => {
       const again = await w.asAcme.post(`${base}/${planId}/retry`);
       expect(again.status).to.equal(409);
       expect(again.body.code).to.equal('plan_not_retryable');
+    });
+  });
+  describe('when a plan\'s start or retry is repeated', () => {
+    /** Records a plan as Portal's flows do, without starting a run (an engine away, or a run long forgotten). */
+    const recordOnly = async (id: string, status: 'pending' | 'completed') => {
+      await testEnv().db.transaction().execute((tx) => insertPlan(tx, {
+        id, tenantId: w.acme.id, origin: { kind: 'operator', id: 'test' }, reason: 'recorded only', createdBy: { kind: 'system', id: 'test' },
+        steps: nativeSteps().map((s) => ({ ...s, target: { system: 'portal' as const }, dependsOn: s.dependsOn ?? [], callbackDeadlineSeconds: null })),
+        ...(status === 'completed' ? { initialStatus: { status, round: 1, succeeded: ['join', 'role'], failed: [] } } : {}),
+      }));
+    };
+    const hasRun = async (planId: string) => testEnv().client.workflow.getHandle(`plan:${planId}`).describe().then(() => true, () => false);
+
+    it('should not run a finished plan again when its create is repeated after the engine forgot its run', async () => {
+      // The plan an earlier create with this key recorded and ran; its run is past the namespace's retention.
+      const key = `forgotten-${Date.now()}`;
+      const planId = idFromKey(`plan:operator:${w.acme.id}`, key);
+      await recordOnly(planId, 'completed');
+      const again = await w.asAcme.post(base, { reason: 'recorded only', steps: nativeSteps() }, { 'idempotency-key': key });
+      expect(again.status, JSON.stringify(again.body)).to.equal(202);
+      expect(again.body.id).to.equal(planId);
+      expect(again.body.status).to.equal('completed');
+      expect(await hasRun(planId)).to.equal(false);
+    });
+
+    it('should start, on retry, a plan recorded but never started', async () => {
+      const stranded = randomUUID();
+      await recordOnly(stranded, 'pending');
+      const res = await w.asAcme.post(`${base}/${stranded}/retry`);
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      expect(res.body.round).to.equal(1);
+      const done = await planSettles(w.asOperator, w.acme.id, stranded);
+      expect(done.body.status).to.equal('completed');
+      expect(done.body.round).to.equal(1);
+    });
+
+    it('should let exactly one of two concurrent retries start the next round', async () => {
+      const created = await w.asAcme.post(base, { reason: 'two operators', steps: manual(1) });
+      const planId = created.body.id as string;
+      const failed = await planSettles(w.asOperator, w.acme.id, planId);
+      expect(failed.body.status).to.equal('completed_with_failures');
+      const answers = await Promise.all([w.asAcme.post(`${base}/${planId}/retry`), w.asAcme.post(`${base}/${planId}/retry`)]);
+      expect(answers.map((a) => a.status).sort()).to.deep.equal([202, 409]);
+      expect(answers.find((a) => a.status === 409)!.body.code).to.equal('plan_running');
+      const after = await planSettles(w.asOperator, w.acme.id, planId);
+      expect(after.body.round).to.equal(2);
+      const audit = await w.asAcme.get(`/v1/tenants/${w.acme.id}/audit-events?targetKind=provisioning_plan&targetId=${planId}`);
+      expect((audit.body.items as { action: string }[]).filter((a) => a.action === 'plan.retry_requested')).to.have.length(1);
     });
   });
 });
