@@ -40,6 +40,7 @@ export const ProblemCodes = {
   callback_token_invalid: { status: 401, title: 'The callback token is not one Portal issued for this step' },
   callback_token_used: { status: 409, title: 'The callback token has been used already' },
   callback_token_expired: { status: 410, title: 'The step stopped waiting for this callback' },
+  callback_too_early: { status: 409, title: 'The step is not waiting for its callback yet; repeat the callback shortly' },
   connector_kind_unknown: { status: 422, title: 'Portal has no connector of this kind' },
   capability_not_supported: { status: 422, title: 'The target does not support this operation' },
   internal: { status: 500, title: 'Internal error' },

@@ -251,6 +251,16 @@ async function main() {
     await withCallback.handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey: 'b-laptop', tokenId, result: 'completed', detail: { ticket: 'INC-1' } }] });
     await save('provisioningPlan', 'callback-completed', withCallback.handle);
 
+    // Four tickets waiting take no parallelism slot: the native step runs while they wait.
+    const tickets = ['f-1', 'f-2', 'f-3', 'f-4'];
+    const waitingFree = await startPlan([...tickets.map((k) => manual(k, 600)), native('f')[0]!]);
+    for (const k of tickets) {
+      const id = await tokenOf(waitingFree.planId, k, 1);
+      await awaiting(waitingFree.handle, k);
+      await waitingFree.handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey: k, tokenId: id, result: 'completed', detail: {} }] });
+    }
+    await save('provisioningPlan', 'callbacks-free-their-slots', waitingFree.handle);
+
     const late = await startPlan([manual('c-laptop', 1), { ...native('c')[0]!, dependsOn: ['c-laptop'] }]);
     await save('provisioningPlan', 'unverifiable-then-blocked', late.handle);
     const retry = await startPlan([], 2, late.planId);

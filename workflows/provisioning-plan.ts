@@ -1,6 +1,6 @@
 import {
-  ActivityFailure, allHandlersFinished, ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes,
-  workflowInfo,
+  ActivityFailure, allHandlersFinished, ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities, setHandler,
+  upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ActivityProfiles, LocalActivityProfiles } from './activity-options';
@@ -20,6 +20,9 @@ function refuse(code: string): never {
 
 const DEFAULT_MAX_PARALLEL = 4;
 
+/** Patch: a step waiting for its callback gives its parallelism slot back while it waits. */
+const CALLBACK_FREES_SLOT = 'callback-frees-slot';
+
 /**
  * One execution round of a provisioning plan (`plan:<id>`). The plan itself is immutable in PostgreSQL;
  * this run is given its step graph or loads it, skips what succeeded before (an earlier round, or the transaction that
@@ -34,9 +37,15 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
   const base = { tenantId: input.tenantId, planId: input.planId, round: input.round };
   const callbacks = new Map<string, StepCallbackInput>();
   const awaitingToken = new Map<string, string>();
-  /** Steps finished so far, and steps in flight: the scheduler wakes when a step finishes. */
-  let settled = 0;
+  /**
+   * Steps in flight (holding a parallelism slot), steps waiting for a callback without one, and a count of
+   * changes the scheduler wakes on (a step finished, or a slot given back).
+   */
   let running = 0;
+  let waiting = 0;
+  let changes = 0;
+  /** Steps whose callback wait has ended (deadline or arrival): a callback now is late. */
+  const waitOver = new Set<string>();
   /** A step's success left nothing outstanding and recorded the plan completed (with its audit event). */
   let completedByStep = false;
 
@@ -46,7 +55,11 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
     return state;
   }, {
     validator: (callback) => {
-      if (state.steps[callback.stepKey]?.status !== 'awaiting_callback') refuse('step_not_awaiting_callback');
+      const status = state.steps[callback.stepKey]?.status;
+      // Before the wait (the token can reach the vendor before this run has seen the step's result): early,
+      // worth repeating. After it (deadline passed, or its outcome being recorded): late.
+      if (status === 'pending' || status === 'running') refuse('step_not_awaiting_callback_yet');
+      if (status !== 'awaiting_callback' || waitOver.has(callback.stepKey)) refuse('step_not_awaiting_callback');
       if (awaitingToken.get(callback.stepKey) !== callback.tokenId) refuse('callback_token_not_current');
       if (callbacks.has(callback.stepKey)) refuse('callback_replayed');
     },
@@ -72,6 +85,7 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
 
   async function runStep(shape: PlanStepShape): Promise<void> {
     const step = state.steps[shape.key]!;
+    let holdsSlot = true;
     step.status = 'running';
     const ref = { ...base, stepKey: shape.key };
     try {
@@ -87,7 +101,15 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
       step.status = 'awaiting_callback';
       step.outcome = 'awaiting_callback';
       awaitingToken.set(shape.key, result.callbackTokenId as string);
+      if (patched(CALLBACK_FREES_SLOT)) {
+        // A ticket or a person may take days: other ready steps run meanwhile.
+        holdsSlot = false;
+        running -= 1;
+        waiting += 1;
+        changes += 1;
+      }
       const arrived = await condition(() => callbacks.has(shape.key), (shape.callbackDeadlineSeconds ?? 3600) * 1000);
+      waitOver.add(shape.key);
       const callback = callbacks.get(shape.key);
       const outcome = await recordCallbackOutcome({
         ...ref, tokenId: result.callbackTokenId as string, result: arrived && callback ? callback.result : 'deadline_passed', detail: callback?.detail ?? {},
@@ -99,8 +121,9 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
       step.status = 'failed';
       step.outcome = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.type ?? 'failed') : 'failed';
     } finally {
-      running -= 1;
-      settled += 1;
+      if (holdsSlot) running -= 1;
+      else waiting -= 1;
+      changes += 1;
     }
   }
 
@@ -110,13 +133,13 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
     const { ready, blocked } = schedulable(plan.steps, statuses);
     for (const key of blocked) state.steps[key] = { status: 'blocked', outcome: 'dependency_failed' };
     if (blocked.length > 0) continue;
-    if (ready.length === 0 && running === 0) break;
+    if (ready.length === 0 && running === 0 && waiting === 0) break;
     for (const key of ready.slice(0, Math.max(0, maxParallel - running))) {
       running += 1;
       void runStep(shapes.get(key)!);
     }
-    const seen = settled;
-    await condition(() => settled > seen);
+    const seen = changes;
+    await condition(() => changes > seen);
   }
 
   const succeeded = Object.keys(state.steps).filter((k) => state.steps[k]!.status === 'succeeded');

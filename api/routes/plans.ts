@@ -175,12 +175,12 @@ async function resolveSteps(db: Executor, tenantId: string, planId: string, step
 }
 
 /** Maps a refused callback to its problem, after recording the refusal. */
-async function refuseCallback(db: Executor, tenantId: string, planId: string, stepKey: string, reason: 'forged' | 'replayed' | 'late', requestId: string): Promise<never> {
+async function refuseCallback(db: Executor, tenantId: string, planId: string, stepKey: string, reason: 'forged' | 'replayed' | 'late' | 'early', requestId: string): Promise<never> {
   await appendAudit(db, {
     tenantId, actor: { kind: 'system', id: 'callback' }, action: 'plan.callback_refused', target: { kind: 'provisioning_plan', id: planId },
     details: { stepKey, reason }, requestId,
   });
-  const code = reason === 'forged' ? 'callback_token_invalid' : reason === 'replayed' ? 'callback_token_used' : 'callback_token_expired';
+  const code = ({ forged: 'callback_token_invalid', replayed: 'callback_token_used', late: 'callback_token_expired', early: 'callback_too_early' } as const)[reason];
   throw new ApiError(code);
 }
 
@@ -337,7 +337,8 @@ export const planRoutes = [
       } catch (err) {
         const cause = err instanceof WorkflowUpdateFailedError ? err.cause : null;
         if (cause instanceof ApplicationFailure && cause.type === FailureTypes.Refused) {
-          const reason = cause.message === 'callback_replayed' ? 'replayed' : cause.message === 'callback_token_not_current' ? 'forged' : 'late';
+          const reason = cause.message === 'callback_replayed' ? 'replayed' : cause.message === 'callback_token_not_current' ? 'forged'
+            : cause.message === 'step_not_awaiting_callback_yet' ? 'early' : 'late';
           return refuseCallback(deps.db, plan.tenant_id, plan.id, params.stepKey, reason, requestId);
         }
         if (err instanceof WorkflowNotFoundError) return refuseCallback(deps.db, plan.tenant_id, plan.id, params.stepKey, 'late', requestId);

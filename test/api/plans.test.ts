@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { testEnv } from '../support/env';
 import { type ApiResponse, eventually, seedPerson } from '../support/fixtures';
 import { planSettles } from '../support/plans';
+import { stepCallbackUpdate } from '../../workflows/messages';
 import { createWorld, type World } from '../support/world';
 
 /** The callback token delivered through the outbox for a step's round. */
@@ -182,6 +183,38 @@ describe('provisioning plans API', () => {
       expect(refusals).to.deep.equal(['forged', 'forged', 'replayed']);
       expect(JSON.stringify(audit.body)).not.to.include(token);
       expect(JSON.stringify(done.body)).not.to.include(token);
+    });
+
+    it('should run other steps while steps wait for their callbacks, whatever the parallelism bound', async () => {
+      // Four tickets fill the bound of four; the native steps after them run anyway.
+      const tickets = [1, 2, 3, 4].map((i) => ({
+        key: `ticket-${i}`, target: { system: 'portal' }, operation: 'manual_task', targetObject: `ticket:${i}`, parameters: { instructions: 'Wait' }, callbackDeadlineSeconds: 3,
+      }));
+      const created = await w.asAcme.post(base, { reason: 'tickets', steps: [...tickets, ...nativeSteps()] });
+      const planId = created.body.id as string;
+      const read = await eventually(async () => {
+        const res = await w.asAcme.get(`${base}/${planId}`);
+        return (res.body.succeeded as string[]).includes('role') ? res : undefined;
+      }, 15_000, 'the native steps to run while the tickets wait');
+      expect(read.body.status).to.equal('running');
+      expect(read.body.steps.filter((s: { key: string; state: string }) => s.key.startsWith('ticket-')).map((s: { state: string }) => s.state))
+        .to.deep.equal(['awaiting_callback', 'awaiting_callback', 'awaiting_callback', 'awaiting_callback']);
+      const done = await planSettles(w.asOperator, w.acme.id, planId);
+      expect(done.body.failed).to.have.members(tickets.map((t) => t.key));
+    });
+
+    it('should refuse a callback for a step not yet waiting as early (worth repeating), apart from a wrong token', async () => {
+      const created = await w.asAcme.post(base, { reason: 'two tickets', steps: [
+        { key: 'first', target: { system: 'portal' }, operation: 'manual_task', targetObject: 'ticket:1', parameters: { instructions: 'First' }, callbackDeadlineSeconds: 2 },
+        { key: 'second', target: { system: 'portal' }, operation: 'manual_task', targetObject: 'ticket:2', parameters: { instructions: 'Then' }, dependsOn: ['first'], callbackDeadlineSeconds: 30 },
+      ] });
+      const handle = testEnv().client.workflow.getHandle(`plan:${created.body.id}`);
+      await deliveredToken(created.body.id, 'first');
+      const refusal = (stepKey: string) => handle.executeUpdate(stepCallbackUpdate, { args: [{ stepKey, tokenId: randomUUID(), result: 'completed', detail: {} }] })
+        .then(() => 'accepted', (err: { cause?: { message?: string } }) => err.cause?.message);
+      expect(await refusal('second')).to.equal('step_not_awaiting_callback_yet');
+      // Waiting now, but not for this token.
+      expect(await refusal('first')).to.equal('callback_token_not_current');
     });
 
     it('should end the step unverifiable at its deadline, refuse the late token, and let an operator retry only what failed', async () => {
