@@ -7,10 +7,11 @@ import { type Actor, appendAudit } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { currentTemplate, personIdForEmployee, setHrEventStatus, templateVersion } from '../db/repositories/hr';
 import {
-  type AppliedStep, downstreamAccountsOf, downstreamGrantSteps, downstreamRevokeSteps, nativeAccessStep, recordDerivedPlan, type RecordedPlan, recordedPlan,
+  type AppliedStep, connectorItemKey, connectorItemsOfLiveRequests, downstreamAccountsOf, downstreamGrantSteps, downstreamRevokeSteps, heldDownstreamBirthright,
+  nativeAccessStep, recordDerivedPlan, type RecordedPlan, recordedPlan,
 } from '../db/repositories/grant-plans';
 import { idFromKey, newId } from '../db/repositories/ids';
-import { type PlanStepInput, SUCCEEDED } from '../db/repositories/plans';
+import type { PlanStepInput } from '../db/repositories/plans';
 import { applyProfileObservation } from '../db/repositories/profiles';
 import type { HrEventStatus } from '../db/tables/hr-lifecycle';
 import { type BundleItem, type ConnectorBundleItem, evaluateEligibility, isNativeItem } from '../workflows/access-policy';
@@ -47,34 +48,6 @@ async function desiredBirthright(tx: Executor, ref: PersonRef): Promise<Map<stri
   return desired;
 }
 
-const itemKey = (i: ConnectorBundleItem) => `${i.id}|${i.kind}|${i.ref}`;
-
-/**
- * The downstream birthright items a person holds: what the plans of their lifecycle runs added and did not
- * later remove (each step counted once it succeeded).
- */
-async function heldDownstreamBirthright(tx: Executor, ref: PersonRef): Promise<Map<string, ConnectorBundleItem>> {
-  const rows = await tx.selectFrom('provisioning_plan_steps as s')
-    .innerJoin('provisioning_plans as p', 'p.id', 's.plan_id')
-    .select(['s.connector_instance_id', 's.operation', 's.parameters', 'p.created_at'])
-    .where('p.tenant_id', '=', ref.tenantId).where('p.origin_kind', '=', 'lifecycle_run')
-    .where('p.origin_id', 'in', tx.selectFrom('lifecycle_runs').select(sql<string>`id::text`.as('id')).where('tenant_id', '=', ref.tenantId).where('person_id', '=', ref.personId))
-    .where('s.target_system', '=', 'connector').where('s.operation', 'in', ['add_to_group', 'remove_from_group', 'assign', 'unassign'])
-    .where((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select(sql`1`.as('one'))
-      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)))
-    .orderBy('p.created_at').orderBy('s.ordinal').execute();
-  const held = new Map<string, ConnectorBundleItem>();
-  for (const r of rows) {
-    const params = r.parameters as { group?: string; assignment?: string };
-    const item: ConnectorBundleItem = params.group !== undefined
-      ? { kind: 'connector_group', id: r.connector_instance_id as string, ref: params.group }
-      : { kind: 'connector_assignment', id: r.connector_instance_id as string, ref: params.assignment as string };
-    if (r.operation === 'add_to_group' || r.operation === 'assign') held.set(itemKey(item), item);
-    else held.delete(itemKey(item));
-  }
-  return held;
-}
-
 interface BirthrightChange {
   granted: string[];
   revoked: string[];
@@ -97,7 +70,7 @@ async function reconcileBirthright(tx: Executor, ref: PersonRef, revoke: boolean
   for (const [bundleId, items] of desired) {
     for (const item of items) {
       if (isNativeItem(item)) want.set(`${birthrightRef(bundleId)}|${item.kind}|${item.id}`, { bundleId, ...item });
-      else wantDownstream.set(itemKey(item), item);
+      else wantDownstream.set(connectorItemKey(item), item);
     }
   }
   const live = await tx.selectFrom('access_edges').select(['id', 'source_ref', 'target_kind', 'target_id'])
@@ -121,9 +94,11 @@ async function reconcileBirthright(tx: Executor, ref: PersonRef, revoke: boolean
     granted.push(`${w.kind}:${w.id}`);
   }
   await syncDerivedGroupEdges(tx, ref.tenantId, [ref.personId]);
-  const held = await heldDownstreamBirthright(tx, ref);
-  const toGrant = [...wantDownstream.values()].filter((i) => !held.has(itemKey(i)));
-  const toRevoke = revoke ? [...held.values()].filter((i) => !wantDownstream.has(itemKey(i))) : [];
+  const held = await heldDownstreamBirthright(tx, ref.tenantId, ref.personId);
+  const toGrant = [...wantDownstream.values()].filter((i) => !held.has(connectorItemKey(i)));
+  // A downstream item the person also holds through a granted request stays: that grant still gives it.
+  const requested = revoke ? await connectorItemsOfLiveRequests(tx, ref.tenantId, ref.personId) : new Map<string, ConnectorBundleItem>();
+  const toRevoke = revoke ? [...held.values()].filter((i) => !wantDownstream.has(connectorItemKey(i)) && !requested.has(connectorItemKey(i))) : [];
   const downstream = [
     ...await downstreamRevokeSteps(tx, ref.tenantId, ref.personId, toRevoke, 'remove-'),
     ...await downstreamGrantSteps(tx, ref.tenantId, ref.personId, toGrant, 'add-'),

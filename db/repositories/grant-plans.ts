@@ -177,6 +177,49 @@ export async function downstreamAccountsOf(db: Executor, tenantId: string, perso
   return accounts;
 }
 
+/** The identity of a downstream item: the connector instance, the kind and the vendor's reference. */
+export const connectorItemKey = (i: ConnectorBundleItem) => `${i.id}|${i.kind}|${i.ref}`;
+
+/**
+ * The downstream birthright items a person holds: what the plans of their lifecycle runs added and did not
+ * later remove (each step counted once it succeeded).
+ */
+export async function heldDownstreamBirthright(tx: Executor, tenantId: string, personId: string): Promise<Map<string, ConnectorBundleItem>> {
+  const rows = await tx.selectFrom('provisioning_plan_steps as s')
+    .innerJoin('provisioning_plans as p', 'p.id', 's.plan_id')
+    .select(['s.connector_instance_id', 's.operation', 's.parameters', 'p.created_at'])
+    .where('p.tenant_id', '=', tenantId).where('p.origin_kind', '=', 'lifecycle_run')
+    .where('p.origin_id', 'in', tx.selectFrom('lifecycle_runs').select(sql<string>`id::text`.as('id')).where('tenant_id', '=', tenantId).where('person_id', '=', personId))
+    .where('s.target_system', '=', 'connector').where('s.operation', 'in', ['add_to_group', 'remove_from_group', 'assign', 'unassign'])
+    .where((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select(sql`1`.as('one'))
+      .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)))
+    .orderBy('p.created_at').orderBy('s.ordinal').execute();
+  const held = new Map<string, ConnectorBundleItem>();
+  for (const r of rows) {
+    const params = r.parameters as { group?: string; assignment?: string };
+    const item: ConnectorBundleItem = params.group !== undefined
+      ? { kind: 'connector_group', id: r.connector_instance_id as string, ref: params.group }
+      : { kind: 'connector_assignment', id: r.connector_instance_id as string, ref: params.assignment as string };
+    if (r.operation === 'add_to_group' || r.operation === 'assign') held.set(connectorItemKey(item), item);
+    else held.delete(connectorItemKey(item));
+  }
+  return held;
+}
+
+/** The downstream items a person holds through granted requests (other than `exceptRequestId`), by key. */
+export async function connectorItemsOfLiveRequests(tx: Executor, tenantId: string, personId: string, exceptRequestId?: string): Promise<Map<string, ConnectorBundleItem>> {
+  let q = tx.selectFrom('access_requests as r')
+    .innerJoin('access_bundle_versions as v', (j) => j.onRef('v.bundle_id', '=', 'r.bundle_id').onRef('v.version', '=', 'r.bundle_version'))
+    .select('v.definition')
+    .where('r.tenant_id', '=', tenantId).where('r.beneficiary_person_id', '=', personId).where('r.status', '=', 'granted');
+  if (exceptRequestId) q = q.where('r.id', '!=', exceptRequestId);
+  const items = new Map<string, ConnectorBundleItem>();
+  for (const { definition } of await q.execute()) {
+    for (const item of definition.items) if (!isNativeItem(item)) items.set(connectorItemKey(item), item);
+  }
+  return items;
+}
+
 /** The deterministic plan id of a request's grant or revocation: both commit paths record the same plan. */
 export function requestPlanId(requestId: string, direction: 'grant' | 'revoke'): string {
   return idFromKey(`plan:access_request:${direction}`, requestId);
@@ -194,6 +237,18 @@ export interface RequestPlanInput {
 }
 
 /**
+ * Of the downstream items a request's revocation would remove, those nothing else still gives the person:
+ * another granted request, or their birthright. Portal-native edges are kept per source, so only the
+ * vendor's membership (one per item) needs this.
+ */
+async function stillUngiven(tx: Executor, input: RequestPlanInput, items: ConnectorBundleItem[]): Promise<ConnectorBundleItem[]> {
+  if (items.length === 0) return items;
+  const requested = await connectorItemsOfLiveRequests(tx, input.tenantId, input.personId, input.requestId);
+  const birthright = await heldDownstreamBirthright(tx, input.tenantId, input.personId);
+  return items.filter((i) => !requested.has(connectorItemKey(i)) && !birthright.has(connectorItemKey(i)));
+}
+
+/**
  * Records the provisioning plan of a request's grant (or its revocation at expiry) in the transaction that
  * applies its Portal-native part. A grant provisions each connector's account, then memberships and
  * assignments; a revocation removes memberships and assignments and leaves the account.
@@ -206,7 +261,7 @@ export async function recordRequestPlan(tx: Executor, input: RequestPlanInput): 
   const connectorItems = input.items.filter((i): i is ConnectorBundleItem => !isNativeItem(i));
   const downstream = granting
     ? await downstreamGrantSteps(tx, input.tenantId, input.personId, connectorItems)
-    : await downstreamRevokeSteps(tx, input.tenantId, input.personId, connectorItems);
+    : await downstreamRevokeSteps(tx, input.tenantId, input.personId, await stillUngiven(tx, input, connectorItems));
   return recordDerivedPlan(tx, {
     planId: requestPlanId(input.requestId, input.direction), tenantId: input.tenantId, origin: { kind: 'access_request', id: input.requestId },
     reason: granting ? 'grant of an approved access request' : 'revocation of an access request at its expiry', actor: input.actor, applied, downstream,

@@ -102,6 +102,45 @@ describe('provisioning plans on downstream systems', () => {
     });
   });
 
+  describe('when a time-bound request expires while another granted request gives the same downstream group', () => {
+    it('should revoke its Portal-native access but leave the vendor membership the other grant still gives', async () => {
+      const account = github.account(950);
+      await testEnv().db.updateTable('people').set({ email: account.userName }).where('id', '=', org.ids.bob).execute();
+      const githubId = await configure(org.admin, org.t, 'github_enterprise', github, `github-shared-${Date.now()}`);
+      const policy = { stages: [{ name: 'manager', approvers: [{ type: 'manager' }], quorum: { type: 'count', count: 1 }, timeout: { afterSeconds: 600, action: 'expire' } }], approverOncePerRequest: false };
+      const bundle = async (name: string, items: unknown[]) => {
+        const res = await org.admin.post(`${org.t}/bundles`, { name: `${name}-${Date.now()}`, ownerPersonId: org.ids.boss, eligibility: [], maxDurationSeconds: 3600, items, policy });
+        expect(res.status, JSON.stringify(res.body)).to.equal(201);
+        return res.body.id as string;
+      };
+      const team = { kind: 'connector_group', id: githubId, ref: github.group };
+      const lasting = await bundle('team-lasting', [team]);
+      const temporary = await bundle('team-temporary', [{ kind: 'group', id: org.groups.engineering }, team]);
+      const grant = async (bundleId: string, extra: Record<string, unknown> = {}) => {
+        const id = await submit(org, org.as.bob, bundleId, extra);
+        await stageOpen(org, id, 0);
+        const decided = await org.as.manager.post(`${org.t}/requests/${id}/decisions`, { decision: 'approve' });
+        expect(decided.status, JSON.stringify(decided.body)).to.equal(200);
+        await waitStatus(org, id, 'granted');
+        const plans = await org.admin.get(`${org.t}/plans?originKind=access_request&originId=${id}`);
+        await settle(plans.body.items[0].id);
+        return id;
+      };
+      await grant(lasting);
+      const temporaryId = await grant(temporary, { durationSeconds: 2 });
+      expect(github.state.isMember(account.userName, github.group)).to.equal(true);
+
+      await waitStatus(org, temporaryId, 'revoked', 30_000);
+      const plans = await org.admin.get(`${org.t}/plans?originKind=access_request&originId=${temporaryId}`);
+      const revocation = plans.body.items.find((p: { reason: string }) => p.reason.startsWith('revocation'));
+      const settled = await settle(revocation.id);
+      // The Portal-native group goes; the team stays, as the lasting grant gives it.
+      expect(settled.body.steps.map((s: { operation: string }) => s.operation)).to.deep.equal(['remove_from_group']);
+      expect(settled.body.steps[0].target.system).to.equal('portal');
+      expect(github.state.isMember(account.userName, github.group)).to.equal(true);
+    });
+  });
+
   describe('when a step fails for good and the operator fixes the cause', () => {
     it('should end completed_with_failures, then a retry succeeds with both attempts in evidence and the plan unchanged', async () => {
       const githubBad = await configure(org.admin, org.t, 'github_enterprise', github, 'github-bad', github.badCredentials);
