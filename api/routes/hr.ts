@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
 import type { Executor } from '../../db/database';
 import {
-  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
+  createHold, decideHold, getHrSettings, type HrEvent, listHolds, lockHrIntake, listHrEvents, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
 } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
@@ -88,8 +87,9 @@ async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload
   let holdId: string | null = null;
   const incomingTerminations = events.filter((e) => e.type === 'termination');
   if (incomingTerminations.length > 0) {
-    // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold together.
-    await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
+    // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold
+    // together; a hold is decided under the same lock, so the pending hold chosen below stays pending until commit.
+    await lockHrIntake(tx, tenantId);
     const settings = await getHrSettings(tx, tenantId);
     const known = new Set((await tx.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenantId)
       .where('event_id', 'in', incomingTerminations.map((e) => e.eventId)).execute()).map((r) => r.event_id));

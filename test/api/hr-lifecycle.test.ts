@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { signHrPayload } from '../../api/hr-signature';
 import { createCatalogObject } from '../../db/repositories/catalog';
-import { personIdForEmployee } from '../../db/repositories/hr';
+import { lockHrIntake, personIdForEmployee, storeHrEvents } from '../../db/repositories/hr';
 import type { Tenant } from '../../db/repositories/tenants';
 import { lifecycleStateQuery } from '../../workflows/messages';
 import { lifecycleWorkflowId } from '../../workflows/lifecycle.types';
 import { testEnv } from '../support/env';
-import { ApiClient, eventually, type RunningApi, type RunningWorker, seedTenant, seedToken, startApi, startWorker } from '../support/fixtures';
+import { ApiClient, type ApiResponse, eventually, type RunningApi, type RunningWorker, seedTenant, seedToken, startApi, startWorker } from '../support/fixtures';
 
 let seq = 0;
 const eventId = () => `evt-${Date.now()}-${(seq += 1)}`;
@@ -312,6 +312,28 @@ describe('HR events and lifecycles', () => {
       expect(approved.body).to.include({ status: 'approved', events: 6 });
       expect((await admin.post(`${t}/hr/holds/${held.body.holdId}/approve`)).body.code).to.equal('hold_closed');
       for (const id of employees) await waitFor(id, 'disabled');
+    });
+  });
+
+  describe('when a termination is put under a hold while an operator approves it', () => {
+    it('should release it with the hold, never leave it held under an approved hold', async () => {
+      const terminations = ['R1', 'R2', 'R3', 'R4', 'R5', 'R6'].map((id) => JSON.stringify({ eventId: eventId(), type: 'termination', employeeId: id, occurredAt: iso() }));
+      const held = await admin.request('POST', `${t}/hr/imports`, terminations.join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect(held.body).to.include({ accepted: 6, held: 6 });
+      const late = { eventId: eventId(), type: 'termination' as const, employeeId: 'R7', occurredAt: iso(), effectiveAt: null, displayName: null, profile: {}, cancelsEventId: null };
+      let approving: Promise<ApiResponse> | undefined;
+      // An intake half-way through: it holds the tenant's intake lock and has chosen the pending hold for its
+      // termination. The approval arrives now, before the intake stores the termination under that hold.
+      await testEnv().db.transaction().execute(async (tx) => {
+        await lockHrIntake(tx, tenant.id);
+        approving = admin.post(`${t}/hr/holds/${held.body.holdId}/approve`);
+        await new Promise((r) => setTimeout(r, 500));
+        await storeHrEvents(tx, [{ tenantId: tenant.id, payload: late, channel: 'webhook', importId: null, status: 'held', holdId: held.body.holdId }]);
+      });
+      const approved = await (approving as Promise<ApiResponse>);
+      expect(approved.body).to.include({ status: 'approved', events: 7 });
+      const row = await testEnv().db.selectFrom('hr_events').select(['status', 'hold_id']).where('tenant_id', '=', tenant.id).where('event_id', '=', late.eventId).executeTakeFirstOrThrow();
+      expect(row.status).to.not.equal('held');
     });
   });
 
