@@ -16,7 +16,7 @@ import { type CustomAttribute, listCustomAttributes } from '../../db/repositorie
 import { encryptSecret } from '../../workers/secrets';
 import { actorOf } from '../context';
 import { forgetHrSecret } from '../hr-signature';
-import { ApiError, type FieldError, fieldErrors } from '../problems';
+import { ApiError, type FieldError, fieldErrors, nulCharacterErrors } from '../problems';
 import { defineRoute } from '../route';
 import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
 
@@ -45,12 +45,18 @@ export const hrEventSchema = z.strictObject({
  */
 const customAttributesCache = new TtlCache<CustomAttribute[]>(5_000, (db, tenantId) => listCustomAttributes(db, tenantId));
 
-/** Profile values checked against the tenant's schema (the manager is an HR employee id, checked as text). */
-function profileErrors(profile: Record<string, unknown>, custom: CustomAttribute[], prefix: string): FieldError[] {
-  const { manager, ...rest } = profile;
+/**
+ * An event's profile values checked against the tenant's schema. The manager is an HR employee id, checked as
+ * text, and never the employee's own: the profile would refuse that when the event is applied, long after the
+ * HR system was told it was accepted.
+ */
+function profileErrors(event: z.output<typeof hrEventSchema>, custom: CustomAttribute[], prefix: string): FieldError[] {
+  const { manager, ...rest } = event.profile ?? {};
   const errors = validateProfileValues(rest, custom).errors.map((e) => ({ path: `${prefix}.profile.${e.attribute}`, message: e.reason }));
   if (manager !== undefined && manager !== null && (typeof manager !== 'string' || manager.trim() === '')) {
     errors.push({ path: `${prefix}.profile.manager`, message: 'must be the manager\'s employee id' });
+  } else if (manager === event.employeeId) {
+    errors.push({ path: `${prefix}.profile.manager`, message: 'an employee cannot be their own manager' });
   }
   return errors;
 }
@@ -155,7 +161,7 @@ export const hrRoutes = [
       200: { description: 'A duplicate of an event already stored (the first copy stands)', schema: hrEventView },
     },
     handler: async ({ body, tenant, deps }) => {
-      const invalid = profileErrors(body.profile ?? {}, await customAttributesCache.get(deps.db, tenant.id), 'body');
+      const invalid = profileErrors(body, await customAttributesCache.get(deps.db, tenant.id), 'body');
       if (invalid.length > 0) throw new ApiError('validation_failed', 'The event has invalid profile values; nothing was stored.', invalid);
       const payload = normalise(body);
       // Only terminations need the threshold check and its transaction; anything else is written with the
@@ -182,12 +188,18 @@ export const hrRoutes = [
       const events: HrEventPayload[] = [];
       const custom = await listCustomAttributes(deps.db, tenant.id);
       records.forEach((r, i) => {
+        // The body was checked for NUL before the handler; a JSON line can still carry one as the escape \u0000.
+        const nul = nulCharacterErrors(`record[${i + 1}]`, r);
+        if (nul.length > 0) {
+          errors.push(...nul);
+          return;
+        }
         const parsed = hrEventSchema.safeParse(r);
         if (!parsed.success) {
           errors.push(...fieldErrors('body', parsed.error).map((e) => ({ ...e, path: e.path.replace(/^body/, `record[${i + 1}]`) })));
           return;
         }
-        const invalid = profileErrors(parsed.data.profile ?? {}, custom, `record[${i + 1}]`);
+        const invalid = profileErrors(parsed.data, custom, `record[${i + 1}]`);
         errors.push(...invalid);
         if (invalid.length === 0) events.push(normalise(parsed.data));
       });

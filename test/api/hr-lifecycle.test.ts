@@ -256,6 +256,30 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when an event carries a NUL character or names the employee as their own manager', () => {
+    it('should refuse it at intake naming the field, and store nothing', async () => {
+      const count = async () => (await admin.get(`${t}/hr/events?limit=200`)).body.items.length;
+      const before = await count();
+      const nulName = await send(hire('N1', { department: 'engineering' }, { displayName: 'Ada\u0000' }));
+      expect([nulName.status, nulName.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(nulName.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.displayName']);
+      const ndjson = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('N2', {})), JSON.stringify(hire('N3', { department: 'eng\u0000' }))].join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect([ndjson.status, ndjson.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(ndjson.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['record[2].profile.department']);
+      const csv = ['eventId,type,employeeId,occurredAt,profile.department', `${eventId()},hire,N4,${iso()},eng\u0000`].join('\n');
+      const csvImport = await admin.request('POST', `${t}/hr/imports`, csv, { 'content-type': 'text/csv' });
+      expect([csvImport.status, csvImport.body.code]).to.deep.equal([400, 'validation_failed']);
+
+      const self = await send(hire('S1', { department: 'engineering', manager: 'S1' }));
+      expect([self.status, self.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(self.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.profile.manager']);
+      const selfImport = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('S2', { manager: 'S3' })), JSON.stringify({ eventId: eventId(), type: 'update', employeeId: 'S2', occurredAt: iso(1), profile: { manager: 'S2' } })].join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect([selfImport.status, selfImport.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(selfImport.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['record[2].profile.manager']);
+      expect(await count()).to.equal(before);
+    });
+  });
+
   describe('when an HR source disagrees with the profile or names an unknown manager', () => {
     it('should open resolution issues instead of overwriting', async () => {
       await send(hire('E12', { department: 'engineering', manager: 'NOBODY' }));
