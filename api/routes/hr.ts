@@ -115,6 +115,13 @@ async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload
   return { stored: results.map((r) => r.event), duplicates: results.filter((r) => !r.created).length, holdId };
 }
 
+/**
+ * The CSV cell that clears a profile attribute. A blank cell cannot mean "clear": an export of a partial update
+ * leaves every column it does not change blank, and clearing them all (a department, say) would run movers
+ * that revoke birthright access.
+ */
+export const CSV_CLEAR = '#clear';
+
 /** Parses an import body (CSV with a header row, or JSON lines) into raw records. */
 function parseImport(body: string, contentType: string): { records: unknown[]; errors: FieldError[] } {
   if (contentType.startsWith('text/csv')) {
@@ -125,18 +132,20 @@ function parseImport(body: string, contentType: string): { records: unknown[]; e
       return { records: [], errors: [{ path: 'body', message: `CSV: ${(err as Error).message}` }] };
     }
     // Columns: eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId and profile.<attribute>.
-    return {
-      records: rows.map((row) => {
-        const record: Record<string, unknown> = {};
-        const profile: Record<string, string | null> = {};
-        for (const [k, v] of Object.entries(row)) {
-          if (k.startsWith('profile.')) profile[k.slice('profile.'.length)] = v === '' ? null : v;
-          else if (v !== '') record[k] = v;
-        }
-        return { ...record, profile };
-      }),
-      errors: [],
-    };
+    const errors: FieldError[] = [];
+    const records = rows.map((row, i) => {
+      const record: Record<string, unknown> = {};
+      const profile: Record<string, string | null> = {};
+      for (const [k, v] of Object.entries(row)) {
+        // A blank cell is a value not given (a partial update leaves it as it is); only the marker clears one.
+        if (v === '') continue;
+        if (k.startsWith('profile.')) profile[k.slice('profile.'.length)] = v === CSV_CLEAR ? null : v;
+        else if (v === CSV_CLEAR) errors.push({ path: `record[${i + 1}].${k}`, message: `${CSV_CLEAR} clears profile.<attribute> columns only` });
+        else record[k] = v;
+      }
+      return { ...record, profile };
+    });
+    return { records, errors };
   }
   const records: unknown[] = [];
   const errors: FieldError[] = [];

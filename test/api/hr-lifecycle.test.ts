@@ -313,6 +313,28 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a CSV import leaves cells blank or clears them with the marker', () => {
+    it('should keep what a blank cell does not give, clear what #clear names, and refuse the marker elsewhere', async () => {
+      const header = 'eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId,profile.department,profile.payGrade,profile.location';
+      const importCsv = (row: string) => admin.request('POST', `${t}/hr/imports`, [header, row].join('\n'), { 'content-type': 'text/csv' });
+      expect((await importCsv(`${eventId()},hire,X1,${iso()},,Person X1,,engineering,G1,LDN`)).status).to.equal(202);
+      await waitRun('X1', 'joiner', 'completed');
+      const update = eventId();
+      expect((await importCsv(`${update},update,X1,${iso(1000)},,,,,G2,#clear`)).status).to.equal(202);
+      await eventually(async () => ((await admin.get(`${t}/hr/events?employeeId=X1&status=applied`)).body.items.length === 2 ? true : undefined), 20_000, 'update applied');
+      const profile = (await admin.get(`${t}/people/${person('X1')}`)).body.profile;
+      expect(profile).to.include({ department: 'engineering', payGrade: 'G2' });
+      expect(profile.location ?? null).to.equal(null);
+      await waitRun('X1', 'mover', 'completed');
+      // The blank department did not clear it, so the mover keeps the engineering birthright.
+      expect((await liveEdges('X1')).map((e) => e.target.id)).to.deep.equal([groups.eng]);
+
+      const misplaced = await importCsv(`${eventId()},update,X1,${iso(2000)},,#clear,,,G3,`);
+      expect([misplaced.status, misplaced.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(misplaced.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['record[1].displayName']);
+    });
+  });
+
   describe('when a batch would disable more identities than the threshold', () => {
     it('should hold the terminations until an operator approves them', async () => {
       const employees = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6'];
