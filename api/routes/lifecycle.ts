@@ -23,8 +23,20 @@ const stepSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wait'), seconds: z.int().min(1).max(10 * 366 * 24 * 3600) }),
 ] as unknown as [z.ZodObject, ...z.ZodObject[]]).meta({ id: 'LifecycleStep' });
 
+/**
+ * Step types repeated in a template's steps, as issues on the repeats. A run records each step type once and
+ * does not run a type it has recorded (that is what makes a retried step safe), so a repeat would be skipped
+ * without a word.
+ */
+function repeatedStepIssues(steps: readonly Record<string, unknown>[], ctx: z.RefinementCtx): void {
+  steps.forEach((step, i) => {
+    const first = steps.findIndex((s) => s.type === step.type);
+    if (first < i) ctx.addIssue({ code: 'custom', path: [i, 'type'], message: `step type ${String(step.type)} repeats steps[${first}]; each step type may appear once` });
+  });
+}
+
 const templateSchema = z.strictObject({
-  steps: z.array(stepSchema).min(1).max(30),
+  steps: z.array(stepSchema).min(1).max(30).superRefine(repeatedStepIssues),
   birthright: z.array(z.strictObject({ bundleId: uuid, when: z.array(eligibilityRuleSchema).max(20) })).max(100).default([]),
 }).meta({ id: 'LifecycleTemplate' });
 

@@ -383,6 +383,18 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a template repeats a step type', () => {
+    it('should refuse to store it, naming the repeated step', async () => {
+      const res = await admin.request('PUT', `${t}/lifecycle/templates/leaver`, {
+        steps: [{ type: 'disable' }, { type: 'notify_manager' }, { type: 'wait', seconds: 60 }, { type: 'notify_manager' }, { type: 'delete' }],
+      });
+      expect([res.status, res.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.steps.3.type']);
+      expect(res.body.errors[0].message).to.match(/notify_manager/);
+      expect((await admin.get(`${t}/lifecycle/templates/leaver`)).body.version).to.equal(0);
+    });
+  });
+
   describe('when a run is kicked off by hand', () => {
     it('should run it with the reason recorded', async () => {
       await send(hire('E10', { department: 'engineering' }));
