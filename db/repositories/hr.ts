@@ -221,6 +221,18 @@ export async function listHrEvents(
   return toPage(rows, limit, (r) => r.id, toEvent);
 }
 
+/**
+ * Takes the lock of a manual kickoff's run id for the transaction, and returns the kickoff already recorded
+ * under it (its `lifecycle.kickoff` audit event), or null. Under the lock, a retried kickoff waits for the
+ * first to commit or fail, then sees what it did.
+ */
+export async function lockRecordedKickoff(tx: Executor, tenantId: string, runId: string): Promise<{ kind: string; reason: string } | null> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`lifecycle-kickoff:${tenantId}:${runId}`}))`.execute(tx);
+  const row = await tx.selectFrom('audit_events').select('details').where('tenant_id', '=', tenantId).where('action', '=', 'lifecycle.kickoff')
+    .where(sql`details->>'runId'`, '=', runId).executeTakeFirst();
+  return row ? { kind: String(row.details.kind), reason: String(row.details.reason) } : null;
+}
+
 /** The tenant's current template of a kind: its latest stored version, or the default (version 0). */
 export async function currentTemplate(db: Executor, tenantId: string, kind: LifecycleKind): Promise<{ version: number; definition: LifecycleTemplateDefinition }> {
   const row = await db.selectFrom('lifecycle_templates').select(['version', 'definition'])

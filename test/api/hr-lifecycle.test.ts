@@ -407,6 +407,38 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a kickoff is retried with the same Idempotency-Key', () => {
+    it('should start one run, audit it once and answer every retry as the first time', async () => {
+      await send(hire('K1', { department: 'engineering' }));
+      await waitRun('K1', 'joiner', 'completed');
+      const kickoff = (key: string, body = { kind: 'leaver', reason: 'contract ended early' }) =>
+        admin.request('POST', `${t}/people/${person('K1')}/lifecycle/kickoff`, body, { 'idempotency-key': key });
+      const first = await kickoff('leave-K1');
+      expect(first.status).to.equal(202);
+      // Retries, two of them at once, as a client does after a timeout.
+      const retries = await Promise.all([kickoff('leave-K1'), kickoff('leave-K1'), kickoff('leave-K1')]);
+      for (const r of retries) {
+        expect(r.status).to.equal(202);
+        expect(r.body).to.deep.equal(first.body);
+        expect(r.headers.get('location')).to.equal(first.headers.get('location'));
+      }
+      const reused = await kickoff('leave-K1', { kind: 'joiner', reason: 'something else' });
+      expect([reused.status, reused.body.code]).to.deep.equal([409, 'conflict']);
+      await waitFor('K1', 'disabled');
+      const manual = async () => (await lifecycleOf('K1')).runs.filter((r: { trigger: string }) => r.trigger === 'manual').map((r: { id: string }) => r.id);
+      await eventually(async () => ((await manual()).length > 0 ? true : undefined), 10_000, 'manual run recorded');
+      expect(await manual()).to.deep.equal([first.body.runId]);
+      const audits = await testEnv().db.selectFrom('audit_events').select('details').where('tenant_id', '=', tenant.id).where('action', '=', 'lifecycle.kickoff').execute();
+      expect(audits.map((a) => a.details.runId)).to.deep.equal([first.body.runId]);
+      const history = await testEnv().client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person('K1'))).fetchHistory();
+      const kickoffs = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'portal.lifecycle.kickoff');
+      expect(kickoffs).to.have.length(1);
+      // Another key is another run.
+      const other = await kickoff('leave-K1-again');
+      expect(other.body.runId).to.not.equal(first.body.runId);
+    });
+  });
+
   describe('when a lifecycle has processed many events', () => {
     it('should continue as new and keep its state', async () => {
       // Start the lifecycle first with a small continue-as-new threshold; the intake then reuses it.
