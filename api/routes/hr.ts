@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
 import type { Executor } from '../../db/database';
 import {
-  createHold, decideHold, getHrSettings, type HrEvent, listHolds, lockHrIntake, listHrEvents, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
+  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, lockHrIntake, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
 } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
@@ -120,7 +120,7 @@ async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload
  * leaves every column it does not change blank, and clearing them all (a department, say) would run movers
  * that revoke birthright access.
  */
-export const CSV_CLEAR = '#clear';
+const CSV_CLEAR = '#clear';
 
 /** Parses an import body (CSV with a header row, or JSON lines) into raw records. */
 function parseImport(body: string, contentType: string): { records: unknown[]; errors: FieldError[] } {
