@@ -11,7 +11,7 @@ import { type ApiDeps, type Caller, canActOn } from './context';
 import { HrDispatcher } from './hr-dispatch';
 import { verifyHrSignature } from './hr-signature';
 import { buildOpenApiDocument } from './openapi';
-import { ApiError, fieldErrors, problemBody } from './problems';
+import { ApiError, fieldErrors, nulCharacterErrors, problemBody } from './problems';
 import type { RouteDef } from './route';
 import { allRoutes } from './routes';
 
@@ -51,7 +51,10 @@ function hasBody(req: Request): boolean {
   return req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? '0') > 0;
 }
 
-/** Turns one route declaration into an Express handler: auth, tenant scope, permission, validation. */
+/**
+ * Turns one route declaration into an Express handler: auth, tenant scope, permission, validation, and the
+ * refusal of NUL characters anywhere in params, query or body (no handler ever sees one).
+ */
 function handle(route: RouteDef, deps: ApiDeps) {
   const params = route.tenantScoped ? (route.params ?? z.strictObject({})).extend({ tenantId: z.string() }) : (route.params ?? z.strictObject({}));
   const query = route.query ?? z.strictObject({});
@@ -98,6 +101,8 @@ function handle(route: RouteDef, deps: ApiDeps) {
         if (!b.success) throw new ApiError('validation_failed', 'The request body is not valid.', fieldErrors('body', b.error));
         body = b.data;
       }
+      const nul = [...nulCharacterErrors('params', req.params), ...nulCharacterErrors('query', req.query), ...(route.body ? nulCharacterErrors('body', req.body) : [])];
+      if (nul.length > 0) throw new ApiError('validation_failed', 'The request contains the NUL character (U+0000), which Portal cannot store.', nul);
       const result = await route.handler({
         params: p.data, query: q.data, body, caller, tenant: tenant as never, requestId: requestIdOf(req), deps, log: req.log, req,
       });

@@ -89,3 +89,36 @@ export function problemBody(err: ApiError, requestId: string) {
 export function fieldErrors(where: 'body' | 'query' | 'params' | 'header', error: z.ZodError): FieldError[] {
   return error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message }));
 }
+
+const NUL = '\u0000';
+
+/** A key as it appears in a field error's path: a NUL inside it is shown escaped, not sent raw. */
+function pathKey(key: string): string {
+  return key.split(NUL).join('\\u0000');
+}
+
+/**
+ * Field errors for every string of a parsed request (object keys and values, at any depth) that holds the NUL
+ * character. PostgreSQL's `text` and `jsonb` cannot store it, so such input would otherwise fail at the insert:
+ * a `500` that an HR system or any other client retries forever. Walks with its own stack: a 64 KiB body
+ * can nest deeper than the call stack allows.
+ */
+export function nulCharacterErrors(where: string, value: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  const message = 'must not contain the NUL character (U+0000)';
+  const pending: [unknown, string][] = [[value, where]];
+  while (pending.length > 0) {
+    const [v, path] = pending.pop() as [unknown, string];
+    if (typeof v === 'string') {
+      if (v.includes(NUL)) errors.push({ path, message });
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => pending.push([item, `${path}.${i}`]));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        if (k.includes(NUL)) errors.push({ path: `${path}.${pathKey(k)}`, message: 'keys must not contain the NUL character (U+0000)' });
+        pending.push([item, `${path}.${pathKey(k)}`]);
+      }
+    }
+  }
+  return errors.sort((a, b) => a.path.localeCompare(b.path));
+}

@@ -6,6 +6,11 @@ import { Permissions } from './permissions';
 export const uuid = z.uuid();
 export const isoDate = z.iso.datetime({ offset: true });
 
+/** The optional `Idempotency-Key` header of a create: the same key in the same scope lands on the same record. */
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'visible ASCII only').optional(),
+});
+
 export const pageQuery = {
   cursor: z.string().min(1).max(512).optional().meta({ description: 'Opaque cursor from a previous page' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
 import type { Executor } from '../../db/database';
 import {
-  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
+  createHold, decideHold, getHrSettings, type HrEvent, listHolds, listHrEvents, lockHrIntake, type NewHrEvent, putHrSettings, recentDisablingCount, storeHrEvents,
 } from '../../db/repositories/hr';
 import { newId } from '../../db/repositories/ids';
 import type { HrEventPayload } from '../../workflows/lifecycle.types';
@@ -17,7 +16,7 @@ import { type CustomAttribute, listCustomAttributes } from '../../db/repositorie
 import { encryptSecret } from '../../workers/secrets';
 import { actorOf } from '../context';
 import { forgetHrSecret } from '../hr-signature';
-import { ApiError, type FieldError, fieldErrors } from '../problems';
+import { ApiError, type FieldError, fieldErrors, nulCharacterErrors } from '../problems';
 import { defineRoute } from '../route';
 import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
 
@@ -46,12 +45,18 @@ export const hrEventSchema = z.strictObject({
  */
 const customAttributesCache = new TtlCache<CustomAttribute[]>(5_000, (db, tenantId) => listCustomAttributes(db, tenantId));
 
-/** Profile values checked against the tenant's schema (the manager is an HR employee id, checked as text). */
-function profileErrors(profile: Record<string, unknown>, custom: CustomAttribute[], prefix: string): FieldError[] {
-  const { manager, ...rest } = profile;
+/**
+ * An event's profile values checked against the tenant's schema. The manager is an HR employee id, checked as
+ * text, and never the employee's own: the profile would refuse that when the event is applied, long after the
+ * HR system was told it was accepted.
+ */
+function profileErrors(event: z.output<typeof hrEventSchema>, custom: CustomAttribute[], prefix: string): FieldError[] {
+  const { manager, ...rest } = event.profile ?? {};
   const errors = validateProfileValues(rest, custom).errors.map((e) => ({ path: `${prefix}.profile.${e.attribute}`, message: e.reason }));
   if (manager !== undefined && manager !== null && (typeof manager !== 'string' || manager.trim() === '')) {
     errors.push({ path: `${prefix}.profile.manager`, message: 'must be the manager\'s employee id' });
+  } else if (manager === event.employeeId) {
+    errors.push({ path: `${prefix}.profile.manager`, message: 'an employee cannot be their own manager' });
   }
   return errors;
 }
@@ -88,8 +93,9 @@ async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload
   let holdId: string | null = null;
   const incomingTerminations = events.filter((e) => e.type === 'termination');
   if (incomingTerminations.length > 0) {
-    // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold together.
-    await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
+    // Terminations of one tenant are counted one intake at a time, so a concurrent burst meets the threshold
+    // together; a hold is decided under the same lock, so the pending hold chosen below stays pending until commit.
+    await lockHrIntake(tx, tenantId);
     const settings = await getHrSettings(tx, tenantId);
     const known = new Set((await tx.selectFrom('hr_events').select('event_id').where('tenant_id', '=', tenantId)
       .where('event_id', 'in', incomingTerminations.map((e) => e.eventId)).execute()).map((r) => r.event_id));
@@ -109,6 +115,13 @@ async function storeBatch(tx: Executor, tenantId: string, events: HrEventPayload
   return { stored: results.map((r) => r.event), duplicates: results.filter((r) => !r.created).length, holdId };
 }
 
+/**
+ * The CSV cell that clears a profile attribute. A blank cell cannot mean "clear": an export of a partial update
+ * leaves every column it does not change blank, and clearing them all (a department, say) would run movers
+ * that revoke birthright access.
+ */
+const CSV_CLEAR = '#clear';
+
 /** Parses an import body (CSV with a header row, or JSON lines) into raw records. */
 function parseImport(body: string, contentType: string): { records: unknown[]; errors: FieldError[] } {
   if (contentType.startsWith('text/csv')) {
@@ -119,18 +132,20 @@ function parseImport(body: string, contentType: string): { records: unknown[]; e
       return { records: [], errors: [{ path: 'body', message: `CSV: ${(err as Error).message}` }] };
     }
     // Columns: eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId and profile.<attribute>.
-    return {
-      records: rows.map((row) => {
-        const record: Record<string, unknown> = {};
-        const profile: Record<string, string | null> = {};
-        for (const [k, v] of Object.entries(row)) {
-          if (k.startsWith('profile.')) profile[k.slice('profile.'.length)] = v === '' ? null : v;
-          else if (v !== '') record[k] = v;
-        }
-        return { ...record, profile };
-      }),
-      errors: [],
-    };
+    const errors: FieldError[] = [];
+    const records = rows.map((row, i) => {
+      const record: Record<string, unknown> = {};
+      const profile: Record<string, string | null> = {};
+      for (const [k, v] of Object.entries(row)) {
+        // A blank cell is a value not given (a partial update leaves it as it is); only the marker clears one.
+        if (v === '') continue;
+        if (k.startsWith('profile.')) profile[k.slice('profile.'.length)] = v === CSV_CLEAR ? null : v;
+        else if (v === CSV_CLEAR) errors.push({ path: `record[${i + 1}].${k}`, message: `${CSV_CLEAR} clears profile.<attribute> columns only` });
+        else record[k] = v;
+      }
+      return { ...record, profile };
+    });
+    return { records, errors };
   }
   const records: unknown[] = [];
   const errors: FieldError[] = [];
@@ -155,7 +170,7 @@ export const hrRoutes = [
       200: { description: 'A duplicate of an event already stored (the first copy stands)', schema: hrEventView },
     },
     handler: async ({ body, tenant, deps }) => {
-      const invalid = profileErrors(body.profile ?? {}, await customAttributesCache.get(deps.db, tenant.id), 'body');
+      const invalid = profileErrors(body, await customAttributesCache.get(deps.db, tenant.id), 'body');
       if (invalid.length > 0) throw new ApiError('validation_failed', 'The event has invalid profile values; nothing was stored.', invalid);
       const payload = normalise(body);
       // Only terminations need the threshold check and its transaction; anything else is written with the
@@ -182,12 +197,18 @@ export const hrRoutes = [
       const events: HrEventPayload[] = [];
       const custom = await listCustomAttributes(deps.db, tenant.id);
       records.forEach((r, i) => {
+        // The body was checked for NUL before the handler; a JSON line can still carry one as the escape \u0000.
+        const nul = nulCharacterErrors(`record[${i + 1}]`, r);
+        if (nul.length > 0) {
+          errors.push(...nul);
+          return;
+        }
         const parsed = hrEventSchema.safeParse(r);
         if (!parsed.success) {
           errors.push(...fieldErrors('body', parsed.error).map((e) => ({ ...e, path: e.path.replace(/^body/, `record[${i + 1}]`) })));
           return;
         }
-        const invalid = profileErrors(parsed.data.profile ?? {}, custom, `record[${i + 1}]`);
+        const invalid = profileErrors(parsed.data, custom, `record[${i + 1}]`);
         errors.push(...invalid);
         if (invalid.length === 0) events.push(normalise(parsed.data));
       });

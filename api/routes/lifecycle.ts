@@ -1,8 +1,8 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
-import { currentTemplate, putTemplate, templateVersion } from '../../db/repositories/hr';
-import { newId } from '../../db/repositories/ids';
+import { currentTemplate, lockRecordedKickoff, putTemplate, templateVersion } from '../../db/repositories/hr';
+import { idFromKey, newId } from '../../db/repositories/ids';
 import { planWorkflowId } from '../../db/repositories/plans';
 import { getPerson } from '../../db/repositories/people';
 import type { lifecycle } from '../../workflows';
@@ -12,7 +12,7 @@ import { PortalPersonId, PortalTenantId } from '../../workflows/search-attribute
 import { actorOf } from '../context';
 import { ApiError } from '../problems';
 import { defineRoute } from '../route';
-import { isoDate, uuid } from '../schemas';
+import { idempotencyHeaders, isoDate, uuid } from '../schemas';
 import { eligibilityRuleSchema } from './bundles';
 
 const kindSchema = z.enum(['joiner', 'mover', 'leaver']);
@@ -23,8 +23,20 @@ const stepSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('wait'), seconds: z.int().min(1).max(10 * 366 * 24 * 3600) }),
 ] as unknown as [z.ZodObject, ...z.ZodObject[]]).meta({ id: 'LifecycleStep' });
 
+/**
+ * Step types repeated in a template's steps, as issues on the repeats. A run records each step type once and
+ * does not run a type it has recorded (that is what makes a retried step safe), so a repeat would be skipped
+ * without a word.
+ */
+function repeatedStepIssues(steps: readonly Record<string, unknown>[], ctx: z.RefinementCtx): void {
+  steps.forEach((step, i) => {
+    const first = steps.findIndex((s) => s.type === step.type);
+    if (first < i) ctx.addIssue({ code: 'custom', path: [i, 'type'], message: `step type ${String(step.type)} repeats steps[${first}]; each step type may appear once` });
+  });
+}
+
 const templateSchema = z.strictObject({
-  steps: z.array(stepSchema).min(1).max(30),
+  steps: z.array(stepSchema).min(1).max(30).superRefine(repeatedStepIssues),
   birthright: z.array(z.strictObject({ bundleId: uuid, when: z.array(eligibilityRuleSchema).max(20) })).max(100).default([]),
 }).meta({ id: 'LifecycleTemplate' });
 
@@ -83,25 +95,40 @@ export const lifecycleRoutes = [
   }),
   defineRoute({
     method: 'post', path: '/v1/tenants/:tenantId/people/:personId/lifecycle/kickoff', tag: 'lifecycle',
-    summary: 'Start a joiner, mover or leaver run by hand, with a reason',
-    permission: 'portal.lifecycle.manage', tenantScoped: true, params: personParams,
+    summary: 'Start a joiner, mover or leaver run by hand, with a reason; idempotent on Idempotency-Key',
+    permission: 'portal.lifecycle.manage', tenantScoped: true, params: personParams, headers: idempotencyHeaders,
     body: z.strictObject({ kind: kindSchema, reason: z.string().trim().min(1).max(2000) }).meta({ id: 'LifecycleKickoff' }),
     responses: { 202: { description: 'Accepted; the run appears in the lifecycle', schema: z.object({ runId: uuid, workflowId: z.string() }), headers: { Location: 'The lifecycle' } } },
-    handler: async ({ params, body, caller, tenant, deps, requestId }) => {
+    handler: async ({ params, body, caller, tenant, deps, requestId, req }) => {
       const person = await getPerson(deps.db, tenant.id, params.personId);
       if (!person) throw new ApiError('not_found', `Person ${params.personId} was not found.`);
-      const kickoff: LifecycleKickoff = { kind: body.kind, reason: body.reason, runId: newId(), actor: actorOf(caller) };
+      const key = req.get('idempotency-key');
+      const runId = key ? idFromKey(`lifecycle-kickoff:${tenant.id}:${person.id}`, key) : newId();
       const workflowId = lifecycleWorkflowId(tenant.id, person.id);
-      await deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleKickoff]>('lifecycle', {
-        workflowId, taskQueue: deps.temporal.taskQueue, args: [{ tenantId: tenant.id, personId: person.id }],
-        signal: kickoffSignal, signalArgs: [kickoff], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalPersonId, value: person.id }],
-      }).catch((err) => {
-        deps.logger.error({ err, workflowId }, 'could not kick off lifecycle run');
-        throw new ApiError('unavailable', 'The workflow engine is unavailable; nothing was started.');
+      const accepted = { status: 202, body: { runId, workflowId }, headers: { Location: `/v1/tenants/${tenant.id}/people/${person.id}/lifecycle` } };
+      // The signal and its audit event commit together under the run id's lock: a retry (the same key) finds the
+      // kickoff recorded and answers as the first time without signalling again; a failed signal records nothing.
+      // The transaction waits on one signal call: kickoffs are rare and by hand.
+      await deps.db.transaction().execute(async (tx) => {
+        const recorded = await lockRecordedKickoff(tx, tenant.id, runId);
+        if (recorded) {
+          if (recorded.kind !== body.kind || recorded.reason !== body.reason) {
+            throw new ApiError('conflict', 'The Idempotency-Key was used for another kickoff of this person.');
+          }
+          return;
+        }
+        const kickoff: LifecycleKickoff = { kind: body.kind, reason: body.reason, runId, actor: actorOf(caller) };
+        await deps.temporal.client.workflow.signalWithStart<typeof lifecycle, [LifecycleKickoff]>('lifecycle', {
+          workflowId, taskQueue: deps.temporal.taskQueue, args: [{ tenantId: tenant.id, personId: person.id }],
+          signal: kickoffSignal, signalArgs: [kickoff], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalPersonId, value: person.id }],
+        }).catch((err) => {
+          deps.logger.error({ err, workflowId }, 'could not kick off lifecycle run');
+          throw new ApiError('unavailable', 'The workflow engine is unavailable; nothing was started.');
+        });
+        await appendAudit(tx, { tenantId: tenant.id, actor: actorOf(caller), action: 'lifecycle.kickoff', target: { kind: 'person', id: person.id }, details: { kind: body.kind, reason: body.reason, runId }, requestId });
       });
-      await appendAudit(deps.db, { tenantId: tenant.id, actor: actorOf(caller), action: 'lifecycle.kickoff', target: { kind: 'person', id: person.id }, details: { kind: body.kind, reason: body.reason, runId: kickoff.runId }, requestId });
-      return { status: 202, body: { runId: kickoff.runId, workflowId }, headers: { Location: `/v1/tenants/${tenant.id}/people/${person.id}/lifecycle` } };
+      return accepted;
     },
   }),
   defineRoute({

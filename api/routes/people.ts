@@ -10,7 +10,7 @@ import { PortalPersonId, PortalTenantId } from '../../workflows/search-attribute
 import { actorOf, type ApiDeps } from '../context';
 import { ApiError } from '../problems';
 import { defineRoute } from '../route';
-import { pageOf, pageQuery, personSchema, profileSchema, uuid } from '../schemas';
+import { idempotencyHeaders, pageOf, pageQuery, personSchema, profileSchema, uuid } from '../schemas';
 import { listCustomAttributes } from '../../db/repositories/profile-attributes';
 import { validateProfileValues } from '../../workflows/profile-schema';
 
@@ -20,10 +20,6 @@ const createPersonBody = z.strictObject({
   profile: profileSchema.optional(),
   groupIds: z.array(uuid).max(100).optional(),
 }).meta({ id: 'CreatePerson' });
-
-const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'visible ASCII only').optional(),
-});
 
 const personParams = z.strictObject({ personId: uuid });
 

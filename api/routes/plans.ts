@@ -23,7 +23,7 @@ import { actorOf } from '../context';
 import { startPlanRound } from '../plan-execution';
 import { ApiError, type FieldError } from '../problems';
 import { defineRoute } from '../route';
-import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
+import { idempotencyHeaders, isoDate, pageOf, pageQuery, uuid } from '../schemas';
 
 const stepKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - (at most 64)');
 const planStatus = z.enum(['pending', 'running', 'completed', 'completed_with_failures']);
@@ -76,10 +76,6 @@ const createBody = z.strictObject({
   reason: z.string().trim().min(1).max(2000),
   steps: z.array(createStep).min(1).max(200),
 }).meta({ id: 'CreateProvisioningPlan' });
-
-const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'visible ASCII only').optional(),
-});
 
 const planParams = z.strictObject({ planId: uuid });
 

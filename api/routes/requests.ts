@@ -18,7 +18,7 @@ import { PortalBundleId, PortalStatus, PortalTenantId } from '../../workflows/se
 import type { ApiDeps, Caller } from '../context';
 import { ApiError, type ProblemCode, ProblemCodes } from '../problems';
 import { defineRoute } from '../route';
-import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
+import { idempotencyHeaders, isoDate, pageOf, pageQuery, uuid } from '../schemas';
 import { startPlanRound } from '../plan-execution';
 import { beneficiaryOf } from './bundles';
 
@@ -49,10 +49,6 @@ const submitBody = z.strictObject({
   justification: z.string().trim().min(1).max(2000),
   durationSeconds: z.int().min(1).max(366 * 24 * 3600).optional(),
 }).meta({ id: 'SubmitAccessRequest' });
-
-const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'visible ASCII only').optional(),
-});
 
 const requestParams = z.strictObject({ requestId: uuid });
 

@@ -158,6 +158,15 @@ export async function recentDisablingCount(db: Executor, tenantId: string, windo
   return Number(row.n);
 }
 
+/**
+ * Serialises a tenant's HR intake decisions for the transaction: an intake counting terminations and
+ * choosing the pending hold to put them under, and an operator deciding that hold, take it in turn. Without
+ * it, a termination stored just after an approval would stay `held` under a hold no longer pending.
+ */
+export async function lockHrIntake(tx: Executor, tenantId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`hr-intake:${tenantId}`}))`.execute(tx);
+}
+
 export async function createHold(db: Executor, tenantId: string, reason: string): Promise<string> {
   const id = newId();
   await db.insertInto('hr_holds').values({ id, tenant_id: tenantId, status: 'pending', reason, decided_at: null, decided_by: null }).execute();
@@ -183,9 +192,14 @@ export async function listHolds(db: Executor, tenantId: string, status: HrHold['
   return rows.map((r) => ({ id: r.id, status: r.status, reason: r.reason, createdAt: r.created_at, decidedAt: r.decided_at, decidedBy: r.decided_by, events: Number(r.events) }));
 }
 
-/** Decides a pending hold; returns its events (oldest first) when it was pending, null when absent. */
+/**
+ * Decides a pending hold; returns its events (oldest first) when it was pending, null when absent. Takes the
+ * intake lock first (the order the intake takes them in), so no termination joins the hold after its events
+ * are read.
+ */
 export async function decideHold(tx: Executor, tenantId: string, holdId: string, approve: boolean, by: string): Promise<{ changed: boolean; events: HrEvent[] } | null> {
   if (!isUuid(holdId)) return null;
+  await lockHrIntake(tx, tenantId);
   const hold = await tx.selectFrom('hr_holds').selectAll().where('tenant_id', '=', tenantId).where('id', '=', holdId).forUpdate().executeTakeFirst();
   if (!hold) return null;
   const events = (await tx.selectFrom('hr_events').selectAll().where('hold_id', '=', holdId).orderBy('occurred_at').orderBy('event_id').execute()).map(toEvent);
@@ -205,6 +219,18 @@ export async function listHrEvents(
   if (cursor) q = q.where('id', '>', decodeCursor(cursor, isUuid));
   const rows = await q.orderBy('id').limit(limit + 1).execute();
   return toPage(rows, limit, (r) => r.id, toEvent);
+}
+
+/**
+ * Takes the lock of a manual kickoff's run id for the transaction, and returns the kickoff already recorded
+ * under it (its `lifecycle.kickoff` audit event), or null. Under the lock, a retried kickoff waits for the
+ * first to commit or fail, then sees what it did.
+ */
+export async function lockRecordedKickoff(tx: Executor, tenantId: string, runId: string): Promise<{ kind: string; reason: string } | null> {
+  await sql`select pg_advisory_xact_lock(hashtext(${`lifecycle-kickoff:${tenantId}:${runId}`}))`.execute(tx);
+  const row = await tx.selectFrom('audit_events').select('details').where('tenant_id', '=', tenantId).where('action', '=', 'lifecycle.kickoff')
+    .where(sql`details->>'runId'`, '=', runId).executeTakeFirst();
+  return row ? { kind: String(row.details.kind), reason: String(row.details.reason) } : null;
 }
 
 /** The tenant's current template of a kind: its latest stored version, or the default (version 0). */

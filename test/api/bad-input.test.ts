@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { MAX_BODY_BYTES } from '../../api/app';
+import { nulCharacterErrors } from '../../api/problems';
 import { testEnv } from '../support/env';
 import { seedToken } from '../support/fixtures';
 import { createWorld, type World } from '../support/world';
@@ -47,6 +48,9 @@ describe('bad input', () => {
     { name: 'an unknown token', send: (w) => w.anonymous.as('portal_not-a-real-token').post(`/v1/tenants/${w.acme.id}/groups`, { name: 'x' }), status: 401, code: 'unauthenticated' },
     { name: 'a bad email and a bad profile attribute', send: (w) => w.asAcme.post(`/v1/tenants/${w.acme.id}/people`, { displayName: 'X', email: 'nope', profile: { 'bad key': 1 } }), status: 400, code: 'validation_failed' },
     { name: 'a bad Idempotency-Key', send: (w) => w.asAcme.post(`/v1/tenants/${w.acme.id}/people`, { displayName: 'X' }, { 'idempotency-key': 'has spaces' }), status: 400, code: 'validation_failed' },
+    { name: 'a NUL character in a string', send: (w) => w.asAcme.post(`/v1/tenants/${w.acme.id}/groups`, { name: 'a\u0000b' }), status: 400, code: 'validation_failed' },
+    { name: 'a NUL character in a nested value', send: (w) => w.asAcme.post(`/v1/tenants/${w.acme.id}/people`, { displayName: 'X', profile: { department: 'eng\u0000' } }), status: 400, code: 'validation_failed' },
+    { name: 'a NUL character in a query parameter', send: (w) => w.asAcme.get(`/v1/tenants/${w.acme.id}/hr/events?employeeId=E%00`), status: 400, code: 'validation_failed' },
     { name: 'a member body naming both a person and a group', send: (w) => w.asAcme.post(`/v1/tenants/${w.acme.id}/groups/${randomUUID()}/members`, { personId: randomUUID(), groupId: randomUUID() }), status: 400, code: 'validation_failed' },
   ];
 
@@ -70,6 +74,19 @@ describe('bad input', () => {
       const paths = res.body.errors.map((e: { path: string }) => e.path);
       expect(paths).to.include.members(['body.displayName', 'body.email', 'body']);
       expect(res.headers.get('content-type')).to.match(/^application\/problem\+json/);
+    });
+  });
+
+  describe('when strings hold the NUL character', () => {
+    it('should name each one, keys and values at any depth, and change nothing', async () => {
+      const before = await snapshot(w.acme.id);
+      const res = await w.asAcme.post(`/v1/tenants/${w.acme.id}/people`, { displayName: 'X\u0000', profile: { department: 'a\u0000', jobTitle: 'ok' } });
+      expect(res.status).to.equal(400);
+      expect(res.body.code).to.equal('validation_failed');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.displayName', 'body.profile.department']);
+      expect(await snapshot(w.acme.id)).to.deep.equal(before);
+      // Keys too, shown escaped in the path; arrays by index.
+      expect(nulCharacterErrors('body', { a: [{ ['k\u0000']: 'v' }, 'ok', 'x\u0000'] }).map((e) => e.path)).to.deep.equal(['body.a.0.k\\u0000', 'body.a.2']);
     });
   });
 

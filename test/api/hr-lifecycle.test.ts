@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { signHrPayload } from '../../api/hr-signature';
 import { createCatalogObject } from '../../db/repositories/catalog';
-import { personIdForEmployee } from '../../db/repositories/hr';
+import { lockHrIntake, personIdForEmployee, storeHrEvents } from '../../db/repositories/hr';
 import type { Tenant } from '../../db/repositories/tenants';
 import { lifecycleStateQuery } from '../../workflows/messages';
 import { lifecycleWorkflowId } from '../../workflows/lifecycle.types';
 import { testEnv } from '../support/env';
-import { ApiClient, eventually, type RunningApi, type RunningWorker, seedTenant, seedToken, startApi, startWorker } from '../support/fixtures';
+import { ApiClient, type ApiResponse, eventually, type RunningApi, type RunningWorker, seedTenant, seedToken, startApi, startWorker } from '../support/fixtures';
 
 let seq = 0;
 const eventId = () => `evt-${Date.now()}-${(seq += 1)}`;
@@ -256,6 +256,30 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when an event carries a NUL character or names the employee as their own manager', () => {
+    it('should refuse it at intake naming the field, and store nothing', async () => {
+      const count = async () => (await admin.get(`${t}/hr/events?limit=200`)).body.items.length;
+      const before = await count();
+      const nulName = await send(hire('N1', { department: 'engineering' }, { displayName: 'Ada\u0000' }));
+      expect([nulName.status, nulName.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(nulName.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.displayName']);
+      const ndjson = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('N2', {})), JSON.stringify(hire('N3', { department: 'eng\u0000' }))].join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect([ndjson.status, ndjson.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(ndjson.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['record[2].profile.department']);
+      const csv = ['eventId,type,employeeId,occurredAt,profile.department', `${eventId()},hire,N4,${iso()},eng\u0000`].join('\n');
+      const csvImport = await admin.request('POST', `${t}/hr/imports`, csv, { 'content-type': 'text/csv' });
+      expect([csvImport.status, csvImport.body.code]).to.deep.equal([400, 'validation_failed']);
+
+      const self = await send(hire('S1', { department: 'engineering', manager: 'S1' }));
+      expect([self.status, self.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(self.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.profile.manager']);
+      const selfImport = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('S2', { manager: 'S3' })), JSON.stringify({ eventId: eventId(), type: 'update', employeeId: 'S2', occurredAt: iso(1), profile: { manager: 'S2' } })].join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect([selfImport.status, selfImport.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(selfImport.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['record[2].profile.manager']);
+      expect(await count()).to.equal(before);
+    });
+  });
+
   describe('when an HR source disagrees with the profile or names an unknown manager', () => {
     it('should open resolution issues instead of overwriting', async () => {
       await send(hire('E12', { department: 'engineering', manager: 'NOBODY' }));
@@ -289,6 +313,28 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a CSV import leaves cells blank or clears them with the marker', () => {
+    it('should keep what a blank cell does not give, clear what #clear names, and refuse the marker elsewhere', async () => {
+      const header = 'eventId,type,employeeId,occurredAt,effectiveAt,displayName,cancelsEventId,profile.department,profile.payGrade,profile.location';
+      const importCsv = (row: string) => admin.request('POST', `${t}/hr/imports`, [header, row].join('\n'), { 'content-type': 'text/csv' });
+      expect((await importCsv(`${eventId()},hire,X1,${iso()},,Person X1,,engineering,G1,LDN`)).status).to.equal(202);
+      await waitRun('X1', 'joiner', 'completed');
+      const update = eventId();
+      expect((await importCsv(`${update},update,X1,${iso(1000)},,,,,G2,#clear`)).status).to.equal(202);
+      await eventually(async () => ((await admin.get(`${t}/hr/events?employeeId=X1&status=applied`)).body.items.length === 2 ? true : undefined), 20_000, 'update applied');
+      const profile = (await admin.get(`${t}/people/${person('X1')}`)).body.profile;
+      expect(profile).to.include({ department: 'engineering', payGrade: 'G2' });
+      expect(profile.location ?? null).to.equal(null);
+      await waitRun('X1', 'mover', 'completed');
+      // The blank department did not clear it, so the mover keeps the engineering birthright.
+      expect((await liveEdges('X1')).map((e) => e.target.id)).to.deep.equal([groups.eng]);
+
+      const misplaced = await importCsv(`${eventId()},update,X1,${iso(2000)},,#clear,,,G3,`);
+      expect([misplaced.status, misplaced.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(misplaced.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['record[1].displayName']);
+    });
+  });
+
   describe('when a batch would disable more identities than the threshold', () => {
     it('should hold the terminations until an operator approves them', async () => {
       const employees = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6'];
@@ -315,6 +361,40 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a termination is put under a hold while an operator approves it', () => {
+    it('should release it with the hold, never leave it held under an approved hold', async () => {
+      const terminations = ['R1', 'R2', 'R3', 'R4', 'R5', 'R6'].map((id) => JSON.stringify({ eventId: eventId(), type: 'termination', employeeId: id, occurredAt: iso() }));
+      const held = await admin.request('POST', `${t}/hr/imports`, terminations.join('\n'), { 'content-type': 'application/x-ndjson' });
+      expect(held.body).to.include({ accepted: 6, held: 6 });
+      const late = { eventId: eventId(), type: 'termination' as const, employeeId: 'R7', occurredAt: iso(), effectiveAt: null, displayName: null, profile: {}, cancelsEventId: null };
+      let approving: Promise<ApiResponse> | undefined;
+      // An intake half-way through: it holds the tenant's intake lock and has chosen the pending hold for its
+      // termination. The approval arrives now, before the intake stores the termination under that hold.
+      await testEnv().db.transaction().execute(async (tx) => {
+        await lockHrIntake(tx, tenant.id);
+        approving = admin.post(`${t}/hr/holds/${held.body.holdId}/approve`);
+        await new Promise((r) => setTimeout(r, 500));
+        await storeHrEvents(tx, [{ tenantId: tenant.id, payload: late, channel: 'webhook', importId: null, status: 'held', holdId: held.body.holdId }]);
+      });
+      const approved = await (approving as Promise<ApiResponse>);
+      expect(approved.body).to.include({ status: 'approved', events: 7 });
+      const row = await testEnv().db.selectFrom('hr_events').select(['status', 'hold_id']).where('tenant_id', '=', tenant.id).where('event_id', '=', late.eventId).executeTakeFirstOrThrow();
+      expect(row.status).to.not.equal('held');
+    });
+  });
+
+  describe('when a template repeats a step type', () => {
+    it('should refuse to store it, naming the repeated step', async () => {
+      const res = await admin.request('PUT', `${t}/lifecycle/templates/leaver`, {
+        steps: [{ type: 'disable' }, { type: 'notify_manager' }, { type: 'wait', seconds: 60 }, { type: 'notify_manager' }, { type: 'delete' }],
+      });
+      expect([res.status, res.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.steps.3.type']);
+      expect(res.body.errors[0].message).to.match(/notify_manager/);
+      expect((await admin.get(`${t}/lifecycle/templates/leaver`)).body.version).to.equal(0);
+    });
+  });
+
   describe('when a run is kicked off by hand', () => {
     it('should run it with the reason recorded', async () => {
       await send(hire('E10', { department: 'engineering' }));
@@ -324,6 +404,38 @@ describe('HR events and lifecycles', () => {
       await waitFor('E10', 'disabled');
       const run = (await lifecycleOf('E10')).runs.find((r: { id: string }) => r.id === res.body.runId);
       expect(run).to.include({ kind: 'leaver', trigger: 'manual', reason: 'contract ended early' });
+    });
+  });
+
+  describe('when a kickoff is retried with the same Idempotency-Key', () => {
+    it('should start one run, audit it once and answer every retry as the first time', async () => {
+      await send(hire('K1', { department: 'engineering' }));
+      await waitRun('K1', 'joiner', 'completed');
+      const kickoff = (key: string, body = { kind: 'leaver', reason: 'contract ended early' }) =>
+        admin.request('POST', `${t}/people/${person('K1')}/lifecycle/kickoff`, body, { 'idempotency-key': key });
+      const first = await kickoff('leave-K1');
+      expect(first.status).to.equal(202);
+      // Retries, two of them at once, as a client does after a timeout.
+      const retries = await Promise.all([kickoff('leave-K1'), kickoff('leave-K1'), kickoff('leave-K1')]);
+      for (const r of retries) {
+        expect(r.status).to.equal(202);
+        expect(r.body).to.deep.equal(first.body);
+        expect(r.headers.get('location')).to.equal(first.headers.get('location'));
+      }
+      const reused = await kickoff('leave-K1', { kind: 'joiner', reason: 'something else' });
+      expect([reused.status, reused.body.code]).to.deep.equal([409, 'conflict']);
+      await waitFor('K1', 'disabled');
+      const manual = async () => (await lifecycleOf('K1')).runs.filter((r: { trigger: string }) => r.trigger === 'manual').map((r: { id: string }) => r.id);
+      await eventually(async () => ((await manual()).length > 0 ? true : undefined), 10_000, 'manual run recorded');
+      expect(await manual()).to.deep.equal([first.body.runId]);
+      const audits = await testEnv().db.selectFrom('audit_events').select('details').where('tenant_id', '=', tenant.id).where('action', '=', 'lifecycle.kickoff').execute();
+      expect(audits.map((a) => a.details.runId)).to.deep.equal([first.body.runId]);
+      const history = await testEnv().client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person('K1'))).fetchHistory();
+      const kickoffs = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'portal.lifecycle.kickoff');
+      expect(kickoffs).to.have.length(1);
+      // Another key is another run.
+      const other = await kickoff('leave-K1-again');
+      expect(other.body.runId).to.not.equal(first.body.runId);
     });
   });
 
