@@ -68,8 +68,9 @@ export interface ConnectorDescription {
   /** The vendor reference a reader should start from. */
   docsUrl: string;
   /**
-   * The vendor's documented sustained rate for one tenant, which Portal stays under: the connectors task
-   * queue for this kind is limited to it (activities per second across all workers).
+   * The vendor's documented sustained rate for one tenant, which Portal stays under: each connector instance
+   * of this kind is limited to it (steps per second across all workers, by the server's per-fairness-key
+   * rate limit on the kind's queue).
    */
   rateLimitPerSecond: number;
 }

@@ -33,8 +33,7 @@ export interface WorkerDeps {
 
 /**
  * Portal's workers as one unit: the governance worker (bundled workflows plus their activities) and, per
- * connector kind, an activity worker on that vendor's queue whose rate the Temporal server enforces across
- * every worker of the queue (`maxTaskQueueActivitiesPerSecond`). Deployments may run them apart.
+ * connector kind, an activity worker on that vendor's queue. Deployments may run them apart.
  */
 export class PortalWorker {
   constructor(readonly workers: Worker[]) {}
@@ -71,14 +70,29 @@ export async function createWorker(deps: WorkerDeps): Promise<PortalWorker> {
   for (const kind of deps.connectorKinds ?? Object.keys(connectorPlugins)) {
     const plugin = connectorPlugins[kind];
     if (!plugin) throw new Error(`no connector plugin of kind ${kind}`);
-    connectors.push(await Worker.create({
-      ...common,
-      taskQueue: connectorTaskQueue(deps.taskQueue, kind),
-      activities: { executeConnectorStep: activities.executeConnectorStep },
-      maxTaskQueueActivitiesPerSecond: deps.connectorRateLimitPerSecond ?? plugin.describe().rateLimitPerSecond,
-    }));
+    const taskQueue = connectorTaskQueue(deps.taskQueue, kind);
+    await limitEachConnectorInstance(deps.connection, deps.namespace, taskQueue, deps.connectorRateLimitPerSecond ?? plugin.describe().rateLimitPerSecond);
+    connectors.push(await Worker.create({ ...common, taskQueue, activities: { executeConnectorStep: activities.executeConnectorStep } }));
   }
   return new PortalWorker([governance, ...connectors]);
+}
+
+/** `TASK_QUEUE_TYPE_ACTIVITY` in Temporal's API. */
+const ACTIVITY_TASK_QUEUE = 2;
+
+/**
+ * Sets a vendor queue's rate limit per fairness key, in the server's task-queue configuration: each step is
+ * scheduled with its connector instance (one tenant's connection to the vendor) as its fairness key, so
+ * every instance gets the vendor's documented rate across all workers, and one tenant's large plan neither
+ * exceeds its own connection's limit nor holds up another tenant's steps. The server enforces it only where
+ * `matching.enableFairness` is on for the queue (temporal-dev.yaml turns it on; see docs/operations.md).
+ * Idempotent: every worker start sets the same value.
+ */
+async function limitEachConnectorInstance(connection: NativeConnection, namespace: string, taskQueue: string, requestsPerSecond: number): Promise<void> {
+  await connection.workflowService.updateTaskQueueConfig({
+    namespace, identity: 'portal-worker', taskQueue, taskQueueType: ACTIVITY_TASK_QUEUE,
+    updateFairnessKeyRateLimitDefault: { rateLimit: { requestsPerSecond }, reason: 'the vendor\'s documented rate, per connector instance' },
+  });
 }
 
 let runtimeInstalled = false;

@@ -7,6 +7,11 @@ export interface PlanStepShape {
   target: 'portal' | 'connector';
   /** For connector steps: the plugin kind, which names the task queue the step runs on. */
   connectorKind: string | null;
+  /**
+   * For connector steps: the instance (one tenant's connection to the vendor), the fairness key its vendor
+   * rate limit applies to. Absent in graphs of older histories.
+   */
+  connectorInstanceId?: string | null;
   operation: string;
   /** For steps that may await a callback: how long to wait before the step is `unverifiable`. */
   callbackDeadlineSeconds: number | null;

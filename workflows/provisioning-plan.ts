@@ -74,11 +74,18 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
   // PortalStatus is `running` from the start of every round (its starters set it): no upsert here.
 
   const connectorActivities = new Map<string, Pick<Activities, 'executeConnectorStep'>>();
-  function onConnectorQueue(kind: string) {
-    let proxy = connectorActivities.get(kind);
+  /**
+   * The vendor's queue, with the step's connector instance as its fairness key: the server rate-limits each
+   * instance (one tenant's connection) on its own, so one tenant's large plan never takes another's share.
+   */
+  function onConnectorQueue(kind: string, instanceId: string | null | undefined) {
+    const key = `${kind}|${instanceId ?? ''}`;
+    let proxy = connectorActivities.get(key);
     if (!proxy) {
-      proxy = proxyActivities<Activities>({ ...ActivityProfiles.connectorCall, taskQueue: connectorTaskQueue(workflowInfo().taskQueue, kind) });
-      connectorActivities.set(kind, proxy);
+      proxy = proxyActivities<Activities>({
+        ...ActivityProfiles.connectorCall, taskQueue: connectorTaskQueue(workflowInfo().taskQueue, kind), ...(instanceId ? { priority: { fairnessKey: instanceId } } : {}),
+      });
+      connectorActivities.set(key, proxy);
     }
     return proxy;
   }
@@ -91,7 +98,7 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
     try {
       const result: StepExecutionResult = shape.target === 'portal'
         ? await executePortalStep(ref)
-        : await onConnectorQueue(shape.connectorKind as string).executeConnectorStep(ref);
+        : await onConnectorQueue(shape.connectorKind as string, shape.connectorInstanceId).executeConnectorStep(ref);
       if (result.outcome !== 'awaiting_callback') {
         step.status = 'succeeded';
         step.outcome = result.outcome;

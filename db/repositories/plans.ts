@@ -262,7 +262,7 @@ export function planGraph(steps: readonly PlanStepInput[], succeeded: readonly s
   return {
     steps: steps.map((s): PlanStepShape => ({
       key: s.key, dependsOn: s.dependsOn, target: s.target.system, connectorKind: s.target.system === 'connector' ? s.target.connectorKind : null,
-      operation: s.operation, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
+      connectorInstanceId: s.target.system === 'connector' ? s.target.connectorInstanceId : null, operation: s.operation, callbackDeadlineSeconds: s.callbackDeadlineSeconds,
     })),
     succeeded: [...succeeded],
   };
@@ -271,19 +271,19 @@ export function planGraph(steps: readonly PlanStepInput[], succeeded: readonly s
 /** A plan's steps as the workflow schedules them, in order, each with whether it has succeeded already. */
 function stepShapes(db: Pick<Executor, 'selectFrom'>, planId: string) {
   return db.selectFrom('provisioning_plan_steps as s')
-    .select(['s.step_key', 's.ordinal', 's.depends_on', 's.target_system', 's.connector_kind', 's.operation', 's.callback_deadline_seconds'])
+    .select(['s.step_key', 's.ordinal', 's.depends_on', 's.target_system', 's.connector_kind', 's.connector_instance_id', 's.operation', 's.callback_deadline_seconds'])
     .select((eb) => eb.exists(eb.selectFrom('provisioning_step_evidence as e').select('e.id')
       .whereRef('e.plan_id', '=', 's.plan_id').whereRef('e.step_key', '=', 's.step_key').where('e.outcome', 'in', SUCCEEDED)).as('done'))
     .where('s.plan_id', '=', planId);
 }
 
-type StepShapeRow = Pick<PlanStepRow, 'step_key' | 'depends_on' | 'target_system' | 'connector_kind' | 'operation' | 'callback_deadline_seconds'> & { done: SqlBool };
+type StepShapeRow = Pick<PlanStepRow, 'step_key' | 'depends_on' | 'target_system' | 'connector_kind' | 'connector_instance_id' | 'operation' | 'callback_deadline_seconds'> & { done: SqlBool };
 
 function toGraph(rows: StepShapeRow[]): LoadedPlan {
   return {
     steps: rows.map((s) => ({
-      key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, operation: s.operation,
-      callbackDeadlineSeconds: s.callback_deadline_seconds,
+      key: s.step_key, dependsOn: s.depends_on, target: s.target_system, connectorKind: s.connector_kind, connectorInstanceId: s.connector_instance_id,
+      operation: s.operation, callbackDeadlineSeconds: s.callback_deadline_seconds,
     })),
     succeeded: rows.filter((s) => Boolean(s.done)).map((s) => s.step_key),
   };
