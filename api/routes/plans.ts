@@ -130,7 +130,13 @@ async function resolveSteps(db: Executor, tenantId: string, planId: string, step
         continue;
       }
       const target = portalTargetObject.safeParse(step.targetObject);
-      const params = portalAccessParameters.safeParse(step.parameters);
+      // How an edge came to be is Portal's to record: an operator naming `iga_grant` or a request's
+      // reference would forge a governed grant (and a removal naming a reference would touch only that).
+      const { source, sourceRef, ...accessParameters } = step.parameters;
+      for (const [name, value] of Object.entries({ source, sourceRef })) {
+        if (value !== undefined) errors.push({ path: `${at}.parameters.${name}`, message: 'set by Portal, not by an operator\'s plan' });
+      }
+      const params = portalAccessParameters.safeParse(accessParameters);
       if (!target.success) errors.push({ path: `${at}.targetObject`, message: target.error.issues[0]?.message ?? 'invalid' });
       if (!params.success) errors.push(...params.error.issues.map((x) => ({ path: `${at}.parameters.${x.path.join('.')}`, message: x.message })));
       if (!target.success || !params.success) continue;
