@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { capabilitiesOf } from '../../connectors/capabilities';
-import { createConnectorContext } from '../../connectors/context';
+import { changedEndpointFields, createConnectorContext } from '../../connectors/context';
 import { ConnectorError } from '../../connectors/errors';
 import { connectorPlugin, connectorPlugins } from '../../connectors/registry';
 import type { ConnectorPlugin } from '../../connectors/types';
@@ -36,7 +36,7 @@ const createBody = z.strictObject({
 
 const updateBody = z.strictObject({
   config: z.record(z.string(), z.unknown()),
-  /** Omit to keep the stored credentials. */
+  /** Omit to keep the stored credentials; required when an endpoint (a URL field of the config) changes. */
   credentials: z.record(z.string(), z.unknown()).optional(),
 }).meta({ id: 'UpdateConnectorInstance' });
 
@@ -130,20 +130,28 @@ export const connectorRoutes = [
 
   defineRoute({
     method: 'put', path: '/v1/tenants/:tenantId/connectors/:connectorId', tag: 'connectors',
-    summary: 'Replace a connector instance\'s configuration (and credentials, when given)',
+    summary: 'Replace a connector instance\'s configuration (and credentials, when given; required when an endpoint changes)',
     permission: 'portal.connectors.manage', tenantScoped: true, params: instanceParams, body: updateBody,
     responses: { 200: { description: 'Updated', schema: instanceSchema } },
     handler: async ({ params, body, tenant, caller, deps, requestId }) => {
       const existing = await getConnectorInstance(deps.db, tenant.id, params.connectorId);
       if (!existing) throw new ApiError('not_found', `Connector ${params.connectorId} was not found.`);
-      validated(requirePlugin(existing.kind), body.config, body.credentials);
+      const plugin = requirePlugin(existing.kind);
+      validated(plugin, body.config, body.credentials);
+      // Stored credentials go only where they went when they were given: whoever moves an endpoint (to a
+      // host of their own, say) supplies the credentials to send there.
+      const endpointsChanged = changedEndpointFields(plugin, existing.config, body.config);
+      if (endpointsChanged.length > 0 && body.credentials === undefined) {
+        throw new ApiError('credentials_required', 'The configuration changes where this connector connects; send its credentials in the same request.',
+          endpointsChanged.map((field) => ({ path: `body.config.${field}`, message: 'changed: the credentials must be sent with it' })));
+      }
       const updated = await deps.db.transaction().execute(async (tx) => {
         const row = await updateConnectorInstance(tx, tenant.id, existing.id, {
           config: body.config, credentialsCiphertext: body.credentials ? encryptSecret(deps.secretKey, JSON.stringify(body.credentials)) : null,
         });
         await appendAudit(tx, {
           tenantId: tenant.id, actor: actorOf(caller), action: 'connector.updated', target: { kind: 'connector_instance', id: existing.id },
-          details: { credentialsReplaced: body.credentials !== undefined }, requestId,
+          details: { credentialsReplaced: body.credentials !== undefined, endpointsChanged }, requestId,
         });
         return row!;
       });
