@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { createConnectorContext } from '../connectors/context';
-import { ConnectorError, type ConnectorErrorKind } from '../connectors/errors';
+import { asConnectorError, ConnectorError, type ConnectorErrorKind } from '../connectors/errors';
 import type { CallRecord } from '../connectors/http';
 import { runConnectorStep } from '../connectors/operations';
 import { connectorPlugin } from '../connectors/registry';
@@ -75,6 +75,8 @@ const failureTypeOf: Record<ConnectorErrorKind, FailureType> = {
   conflict: FailureTypes.Conflict,
   invalid: FailureTypes.DownstreamRefused,
   unexpected_response: FailureTypes.DownstreamRefused,
+  // Like a misconfigured instance (a key that does not sign): nothing a retry fixes.
+  connector_fault: FailureTypes.DownstreamRefused,
 };
 
 /** The failure a connector error crosses the activity boundary as: retryable ones carry the vendor's delay. */
@@ -304,18 +306,22 @@ export function planActivities(deps: PlanActivityDeps) {
         await record('failed_terminal', [], { error: { kind: 'invalid', message: 'the connector configuration or credentials do not parse' } });
         throw terminal(FailureTypes.DownstreamRefused, `connector instance ${instance.id} is misconfigured`);
       }
+      let result;
       try {
-        const result = await heartbeating(() => runConnectorStep(plugin, ctx, parsedStep.data));
-        const completedPlan = await recordStepSuccess(db, {
-          ...ref, attempt, outcome: result.outcome, calls: ctx.http.calls, detail: { externalId: result.externalId ?? null, ...result.detail },
-        });
-        return succeeded(result.outcome, completedPlan);
-      } catch (err) {
-        if (!(err instanceof ConnectorError)) throw err;
+        result = await heartbeating(() => runConnectorStep(plugin, ctx, parsedStep.data));
+      } catch (thrown) {
+        // Every failure of the connector is an attempt with evidence, whatever it threw; an exception that
+        // is not a vendor's answer (a key that does not sign, a plugin defect) is a terminal connector_fault.
+        const err = asConnectorError(thrown);
         const error = { kind: err.kind, status: err.status, vendorCode: err.vendorCode, message: err.message, retryAfterMs: err.retryAfterMs };
         await record(err.retryable ? 'failed_retryable' : 'failed_terminal', ctx.http.calls, { error });
         throw toFailure(err);
       }
+      // Outside the catch: a database failure recording the success is not the connector's, and is retried.
+      const completedPlan = await recordStepSuccess(db, {
+        ...ref, attempt, outcome: result.outcome, calls: ctx.http.calls, detail: { externalId: result.externalId ?? null, ...result.detail },
+      });
+      return succeeded(result.outcome, completedPlan);
     },
 
     /** Ends a step that awaited a callback: the callback's result, or `unverifiable` when the deadline passed. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { capabilitiesOf } from '../../connectors/capabilities';
 import { changedEndpointFields, createConnectorContext } from '../../connectors/context';
-import { ConnectorError } from '../../connectors/errors';
+import { asConnectorError } from '../../connectors/errors';
 import { connectorPlugin, connectorPlugins } from '../../connectors/registry';
 import type { ConnectorPlugin } from '../../connectors/types';
 import { appendAudit } from '../../db/repositories/audit';
@@ -172,12 +172,19 @@ export const connectorRoutes = [
       const instance = await getConnectorInstanceWithSecret(deps.db, tenant.id, params.connectorId);
       if (!instance) throw new ApiError('not_found', `Connector ${params.connectorId} was not found.`);
       const plugin = requirePlugin(instance.kind);
-      const ctx = createConnectorContext(plugin, instance.config, JSON.parse(decryptSecret(deps.secretKey, instance.credentialsCiphertext)), { timeoutMs: 10_000 });
+      let ctx;
+      try {
+        ctx = createConnectorContext(plugin, instance.config, JSON.parse(decryptSecret(deps.secretKey, instance.credentialsCiphertext)), { timeoutMs: 10_000 });
+      } catch {
+        // Stored before a schema tightened (a key checked since): the answer says so without the values.
+        const message = 'the stored configuration or credentials no longer parse; replace them with PUT';
+        return { status: 200, body: { ok: false, error: { kind: 'invalid', status: null, message } } };
+      }
       try {
         await plugin.testConnection(ctx);
         return { status: 200, body: { ok: true, error: null } };
-      } catch (err) {
-        if (!(err instanceof ConnectorError)) throw err;
+      } catch (thrown) {
+        const err = asConnectorError(thrown);
         return { status: 200, body: { ok: false, error: { kind: err.kind, status: err.status, message: err.message } } };
       }
     },

@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { changedEndpointFields } from '../../connectors/context';
+import { googleWorkspaceConnector } from '../../connectors/google-workspace';
 import { microsoft365Connector } from '../../connectors/microsoft365';
+import { createConnectorInstance } from '../../db/repositories/connector-instances';
+import { encryptSecret } from '../../workers/secrets';
+import { startGoogleWorkspaceFake } from '../fakes/google-workspace';
+import { testSecretKey } from '../support/fixtures';
 import { testEnv } from '../support/env';
 import type { ConformanceFake } from '../support/connector-conformance';
 import { startGithubEnterpriseFake } from '../fakes/github-enterprise';
@@ -90,6 +95,50 @@ describe('connector instances API', () => {
       const res = await w.asAcme.post(base, { kind: 'github_enterprise', name: 'github', config: fake.config, credentials: fake.credentials });
       expect(res.status).to.equal(409);
       expect(res.body.code).to.equal('name_taken');
+    });
+  });
+
+  describe('when a Google service-account key does not parse', () => {
+    let google: ConformanceFake;
+    const garbled = `-----BEGIN PRIVATE KEY-----\n${'Zm9v'.repeat(40)}\n-----END PRIVATE KEY-----\n`;
+    before(async () => {
+      google = await startGoogleWorkspaceFake();
+    });
+    after(async () => google.close());
+
+    it('should refuse it when the connector is configured, naming the field and not the key', async () => {
+      const res = await w.asAcme.post(base, { kind: 'google_workspace', name: 'google-bad-key', config: google.config, credentials: { ...(google.credentials as object), private_key: garbled } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(400);
+      expect(res.body.code).to.equal('validation_failed');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.credentials.private_key']);
+      expect(JSON.stringify(res.body)).not.to.include('Zm9v');
+    });
+
+    it('should answer the connection test of a key stored before that check with a failure, not a 500', async () => {
+      const stored = (await createConnectorInstance(testEnv().db, {
+        tenantId: w.acme.id, kind: 'google_workspace', name: 'google-stored-bad-key', config: google.config as Record<string, unknown>,
+        credentialsCiphertext: encryptSecret(testSecretKey, JSON.stringify({ ...(google.credentials as object), private_key: garbled })),
+      }))!;
+      const res = await w.asAcme.post(`${base}/${stored.id}/test`);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.ok).to.equal(false);
+      expect(res.body.error.kind).to.equal('invalid');
+      expect(JSON.stringify(res.body)).not.to.include('Zm9v');
+    });
+
+    it('should answer a connection test whose connector throws unexpectedly with a connector_fault, not a 500', async () => {
+      const created = await w.asAcme.post(base, { kind: 'google_workspace', name: 'google-fault', config: google.config, credentials: google.credentials });
+      const original = googleWorkspaceConnector.testConnection;
+      googleWorkspaceConnector.testConnection = () => {
+        throw new TypeError('Cannot read properties of undefined');
+      };
+      try {
+        const res = await w.asAcme.post(`${base}/${created.body.id}/test`);
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        expect(res.body).to.deep.equal({ ok: false, error: { kind: 'connector_fault', status: null, message: 'the connector failed without a vendor answer (TypeError)' } });
+      } finally {
+        googleWorkspaceConnector.testConnection = original;
+      }
     });
   });
 
