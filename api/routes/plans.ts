@@ -7,7 +7,7 @@ import { connectorPlugin } from '../../connectors/registry';
 import { connectorStepSchema } from '../../connectors/steps';
 import { StepOperations } from '../../connectors/types';
 import type { Executor } from '../../db/database';
-import { appendAudit, listAudit } from '../../db/repositories/audit';
+import { appendAudit, listAllAudit } from '../../db/repositories/audit';
 import { type CatalogTable, missingCatalogIds } from '../../db/repositories/catalog';
 import { getConnectorInstance } from '../../db/repositories/connector-instances';
 import { idFromKey, newId } from '../../db/repositories/ids';
@@ -259,7 +259,7 @@ export const planRoutes = [
     handler: async ({ params, tenant, deps }) => {
       const plan = await getPlan(deps.db, tenant.id, params.planId);
       if (!plan) throw new ApiError('not_found', `Plan ${params.planId} was not found.`);
-      const audit = await listAudit(deps.db, tenant.id, { targetKind: 'provisioning_plan', targetId: plan.id }, null, 200);
+      const audit = await listAllAudit(deps.db, tenant.id, { targetKind: 'provisioning_plan', targetId: plan.id });
       return {
         status: 200,
         headers: { 'Content-Disposition': `attachment; filename="plan-${plan.id}.json"` },
@@ -270,7 +270,7 @@ export const planRoutes = [
           hash: { algorithm: 'sha256', over: 'content, serialised as JSON with object keys sorted at every level' },
           status: { status: plan.status, round: plan.round, succeeded: plan.succeeded, failed: plan.failed },
           evidence: plan.evidence,
-          audit: audit.items,
+          audit,
         },
       };
     },

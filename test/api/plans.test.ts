@@ -4,6 +4,7 @@ import { canonicalJson } from '../../db/repositories/canonical-json';
 import { createHash, randomUUID } from 'node:crypto';
 import { startPlanRound } from '../../api/plan-execution';
 import { grantEdge } from '../../db/repositories/access-edges';
+import { appendAudits } from '../../db/repositories/audit';
 import { insertPlan } from '../../db/repositories/plans';
 import { testEnv } from '../support/env';
 import { type ApiResponse, eventually, seedPerson } from '../support/fixtures';
@@ -229,6 +230,28 @@ describe('provisioning plans API', () => {
       expect(forged?.outcome).to.equal('failed_terminal');
       expect(forged?.error.message).to.match(/invalid step parameters/);
       expect(await liveEdges(subject, `group:${group}`)).to.deep.equal([]);
+    });
+  });
+
+  describe('when a plan has more audit events than a page holds', () => {
+    it('should export every one of them, its end included', async () => {
+      const planId = randomUUID();
+      await testEnv().db.transaction().execute((tx) => insertPlan(tx, {
+        id: planId, tenantId: w.acme.id, origin: { kind: 'operator', id: 'audit' }, reason: 'many refused callbacks', createdBy: { kind: 'api_token', id: 'audit' },
+        steps: [{ key: 'role', target: { system: 'portal' }, operation: 'assign', targetObject: `role:${role}`, parameters: { personId: person }, dependsOn: [], callbackDeadlineSeconds: null }],
+      }));
+      // Forged callbacks anyone can send, each refused and audited, before the plan ends.
+      await appendAudits(testEnv().db, Array.from({ length: 450 }, () => ({
+        tenantId: w.acme.id, actor: { kind: 'system' as const, id: 'callback' }, action: 'plan.callback_refused',
+        target: { kind: 'provisioning_plan', id: planId }, details: { stepKey: 'role', reason: 'forged' },
+      })));
+      await startPlanRound({ client: testEnv().client, taskQueue: w.worker.taskQueue }, { tenantId: w.acme.id, planId, round: 1, origin: 'operator' });
+      await planSettles(w.asOperator, w.acme.id, planId);
+      const exported = await w.asAcme.get(`${base}/${planId}/export`);
+      const actions = (exported.body.audit as { action: string }[]).map((a) => a.action);
+      expect(actions).to.have.length(452);
+      expect(actions[0]).to.equal('plan.created');
+      expect(actions.at(-1)).to.equal('plan.completed');
     });
   });
 
