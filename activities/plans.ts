@@ -2,17 +2,18 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { createConnectorContext } from '../connectors/context';
-import { ConnectorError, type ConnectorErrorKind } from '../connectors/errors';
+import { asConnectorError, ConnectorError, type ConnectorErrorKind } from '../connectors/errors';
 import type { CallRecord } from '../connectors/http';
 import { runConnectorStep } from '../connectors/operations';
 import { connectorPlugin } from '../connectors/registry';
 import { connectorStepSchema } from '../connectors/steps';
 import type { Db, Executor } from '../db/database';
-import { grantEdge, lockTenantAccess, revokeEdge } from '../db/repositories/access-edges';
-import { syncDerivedGroupEdges } from '../db/repositories/group-members';
+import { grantEdge, lockTenantAccess, revokeAccessToTarget, revokeEdge } from '../db/repositories/access-edges';
+import { assignApplication, unassignApplication } from '../db/repositories/app-assignments';
+import { addPersonToGroup, removePersonFromGroup, syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { newId } from '../db/repositories/ids';
 import {
-  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, planEndAudit, type PlanStatus, type PlanStep, planWorkflowId, recordStepSuccess,
+  appendStepEvidence, beginPlanRound, connectorStepForExecution, earlierSuccessOutcome, getPlanStep, planEndAudit, type PlanOriginKind, type PlanStatus, type PlanStep, planWorkflowId, recordStepSuccess,
   setPlanStatus, setPlanStatusAudited, type StepEvidenceOutcome,
 } from '../db/repositories/plans';
 import { signCallbackToken } from '../workers/callback-tokens';
@@ -21,15 +22,28 @@ import { type FailureType, FailureTypes } from '../workflows/failures';
 import type { LoadedPlan, StepExecutionResult } from '../workflows/plan.types';
 
 /**
- * Parameters of Portal-native steps. `add_to_group`/`remove_from_group` name a Portal group as the target
- * object; `assign`/`unassign` name `role:<id>` or `application:<id>`. The access edge carries the plan's
- * provenance: `iga_grant` with the request for a grant, `direct` for an operator's plan.
+ * Parameters of an operator's Portal-native steps. `add_to_group`/`remove_from_group` name a Portal group
+ * as the target object; `assign`/`unassign` name `role:<id>` or `application:<id>`. Strict: an operator
+ * names the person only; how the access came to be is Portal's to record.
  */
 export const portalAccessParameters = z.strictObject({
   personId: z.uuid(),
+});
+/**
+ * An operator's step as stored: plans recorded before the API refused `source` carry the default it filled
+ * in (`source: 'direct'`, no `sourceRef`), which means what the strict form means. Anything more (a
+ * `sourceRef`, an `iga_grant`) is refused at execution, with evidence, rather than writing a governed grant
+ * nobody approved.
+ */
+const storedOperatorAccessParameters = portalAccessParameters.extend({ source: z.literal('direct').optional() });
+/**
+ * Parameters of the Portal-native steps Portal's own flows record (a grant, an expiry, birthright): the
+ * edge's provenance, `iga_grant` with the request or bundle it derives from. Only those flows write them.
+ */
+export const derivedAccessParameters = portalAccessParameters.extend({
   source: z.enum(['direct', 'iga_grant']).default('direct'),
-  /** What the edge derives from; defaults to the plan (`plan:<id>`). */
-  sourceRef: z.string().min(1).max(200).optional(),
+  /** What the edge derives from (`access_request:<id>`, `birthright:<bundle>`); a removal revokes only that. */
+  sourceRef: z.string().min(1).max(200),
 });
 export const manualTaskParameters = z.strictObject({
   instructions: z.string().min(1).max(2000),
@@ -61,6 +75,8 @@ const failureTypeOf: Record<ConnectorErrorKind, FailureType> = {
   conflict: FailureTypes.Conflict,
   invalid: FailureTypes.DownstreamRefused,
   unexpected_response: FailureTypes.DownstreamRefused,
+  // Like a misconfigured instance (a key that does not sign): nothing a retry fixes.
+  connector_fault: FailureTypes.DownstreamRefused,
 };
 
 /** The failure a connector error crosses the activity boundary as: retryable ones carry the vendor's delay. */
@@ -95,24 +111,70 @@ async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function portalStep(tx: Executor, deps: PlanActivityDeps, ref: StepRef, step: PlanStep, attempt: number): Promise<{ outcome: StepEvidenceOutcome; detail: Record<string, unknown>; tokenId?: string }> {
+type PortalTargetKind = 'role' | 'application' | 'group';
+type NativeOutcome = { changed: boolean; detail?: Record<string, unknown> };
+
+/**
+ * An operator's access step: the same paths as the API's. A group membership is a membership row (so the
+ * groups that contain it are derived); an application assignment is an assignment row; a role is a direct
+ * edge from the plan. A removal takes away the person's access to the target by every route but nesting
+ * (`removePersonFromGroup`, `unassignApplication`, `revokeAccessToTarget`): a removal that left a grant or
+ * membership in place would report success while the person kept the access.
+ */
+async function operatorAccessStep(tx: Executor, ref: StepRef, granting: boolean, kind: PortalTargetKind, targetId: string, personId: string): Promise<NativeOutcome> {
+  const { tenantId } = ref;
+  if (kind === 'group') {
+    if (granting) return { changed: (await addPersonToGroup(tx, { tenantId, groupId: targetId, personId })).created };
+    const removed = await removePersonFromGroup(tx, { tenantId, groupId: targetId, personId });
+    return { changed: removed.changed, ...(removed.stillVia.length > 0 ? { detail: { stillHeldViaGroups: removed.stillVia } } : {}) };
+  }
+  await lockTenantAccess(tx, tenantId);
+  if (kind === 'application') {
+    if (granting) return { changed: (await assignApplication(tx, { tenantId, applicationId: targetId, personId })).created };
+    return unassignApplication(tx, { tenantId, applicationId: targetId, personId });
+  }
+  const fact = { tenantId, personId, targetKind: kind, targetId };
+  if (granting) return { changed: (await grantEdge(tx, { ...fact, source: 'direct', trust: 'authoritative', sourceRef: planWorkflowId(ref.planId) })).created };
+  return { changed: (await revokeAccessToTarget(tx, fact)) > 0 };
+}
+
+/**
+ * A step Portal's own flows recorded: the edge of exactly the grant, expiry or birthright it carries out
+ * (`sourceRef`), leaving access from other sources alone.
+ */
+async function derivedAccessStep(
+  tx: Executor, ref: StepRef, granting: boolean, kind: PortalTargetKind, targetId: string, params: z.output<typeof derivedAccessParameters>,
+): Promise<NativeOutcome> {
+  const fact = { tenantId: ref.tenantId, personId: params.personId, targetKind: kind, targetId, sourceRef: params.sourceRef };
+  await lockTenantAccess(tx, ref.tenantId);
+  const changed = granting
+    ? (await grantEdge(tx, { ...fact, source: params.source, trust: params.source === 'iga_grant' ? 'governed' : 'authoritative' })).created
+    : (await revokeEdge(tx, fact)) > 0;
+  if (kind === 'group') await syncDerivedGroupEdges(tx, ref.tenantId, [params.personId]);
+  return { changed };
+}
+
+async function portalStep(
+  tx: Executor, deps: PlanActivityDeps, ref: StepRef, { step, originKind }: { step: PlanStep; originKind: PlanOriginKind }, attempt: number,
+): Promise<{ outcome: StepEvidenceOutcome; detail: Record<string, unknown>; tokenId?: string }> {
   switch (step.operation) {
     case 'add_to_group':
     case 'remove_from_group':
     case 'assign':
     case 'unassign': {
-      const params = portalAccessParameters.parse(step.parameters);
-      const [kind, targetId] = portalTargetObject.parse(step.targetObject).split(':') as ['role' | 'application' | 'group', string];
-      const fact = {
-        tenantId: ref.tenantId, personId: params.personId, targetKind: kind, targetId, sourceRef: params.sourceRef ?? planWorkflowId(ref.planId),
-      };
-      await lockTenantAccess(tx, ref.tenantId);
+      const [kind, targetId] = portalTargetObject.parse(step.targetObject).split(':') as [PortalTargetKind, string];
       const granting = step.operation === 'add_to_group' || step.operation === 'assign';
-      const changed = granting
-        ? (await grantEdge(tx, { ...fact, source: params.source, trust: params.source === 'iga_grant' ? 'governed' : 'authoritative' })).created
-        : (await revokeEdge(tx, fact)) > 0;
-      if (kind === 'group') await syncDerivedGroupEdges(tx, ref.tenantId, [params.personId]);
-      return { outcome: changed ? 'applied' : 'already_in_state', detail: { target: step.targetObject, personId: params.personId } };
+      let personId: string;
+      let result: NativeOutcome;
+      if (originKind === 'operator') {
+        personId = storedOperatorAccessParameters.parse(step.parameters).personId;
+        result = await operatorAccessStep(tx, ref, granting, kind, targetId, personId);
+      } else {
+        const params = derivedAccessParameters.parse(step.parameters);
+        personId = params.personId;
+        result = await derivedAccessStep(tx, ref, granting, kind, targetId, params);
+      }
+      return { outcome: result.changed ? 'applied' : 'already_in_state', detail: { target: step.targetObject, personId, ...result.detail } };
     }
     case 'manual_task': {
       const params = manualTaskParameters.parse(step.parameters);
@@ -152,10 +214,10 @@ export function planActivities(deps: PlanActivityDeps) {
   const { db } = deps;
   const caches = deps.connectorCaches ?? new Map<string, Map<string, unknown>>();
 
-  async function requireStep(ref: StepRef): Promise<PlanStep> {
-    const step = await getPlanStep(db, ref.planId, ref.stepKey);
-    if (!step) throw terminal(FailureTypes.NotFound, `plan ${ref.planId} has no step ${ref.stepKey}`);
-    return step;
+  async function requireStep(ref: StepRef): Promise<{ step: PlanStep; originKind: PlanOriginKind }> {
+    const found = await getPlanStep(db, ref.planId, ref.stepKey);
+    if (!found) throw terminal(FailureTypes.NotFound, `plan ${ref.planId} has no step ${ref.stepKey}`);
+    return found;
   }
 
   /** The outcome of an earlier success of this step, if it has one (it then never runs again). */
@@ -182,13 +244,13 @@ export function planActivities(deps: PlanActivityDeps) {
     /** A Portal-native step, in one transaction with its evidence. */
     async executePortalStep(ref: StepRef): Promise<StepExecutionResult> {
       const attempt = Context.current().info.attempt;
-      const step = await requireStep(ref);
+      const found = await requireStep(ref);
       try {
         return await db.transaction().execute(async (tx) => {
           // Inside the transaction: the embedded database has one connection, which the transaction holds.
           const done = await earlierSuccess(ref, tx);
           if (done) return done;
-          const result = await portalStep(tx, deps, ref, step, attempt);
+          const result = await portalStep(tx, deps, ref, found, attempt);
           if (result.tokenId) {
             await appendStepEvidence(tx, { ...ref, attempt, outcome: result.outcome, calls: [], detail: result.detail });
             return { outcome: 'awaiting_callback', callbackTokenId: result.tokenId };
@@ -244,18 +306,22 @@ export function planActivities(deps: PlanActivityDeps) {
         await record('failed_terminal', [], { error: { kind: 'invalid', message: 'the connector configuration or credentials do not parse' } });
         throw terminal(FailureTypes.DownstreamRefused, `connector instance ${instance.id} is misconfigured`);
       }
+      let result;
       try {
-        const result = await heartbeating(() => runConnectorStep(plugin, ctx, parsedStep.data));
-        const completedPlan = await recordStepSuccess(db, {
-          ...ref, attempt, outcome: result.outcome, calls: ctx.http.calls, detail: { externalId: result.externalId ?? null, ...result.detail },
-        });
-        return succeeded(result.outcome, completedPlan);
-      } catch (err) {
-        if (!(err instanceof ConnectorError)) throw err;
+        result = await heartbeating(() => runConnectorStep(plugin, ctx, parsedStep.data));
+      } catch (thrown) {
+        // Every failure of the connector is an attempt with evidence, whatever it threw; an exception that
+        // is not a vendor's answer (a key that does not sign, a plugin defect) is a terminal connector_fault.
+        const err = asConnectorError(thrown);
         const error = { kind: err.kind, status: err.status, vendorCode: err.vendorCode, message: err.message, retryAfterMs: err.retryAfterMs };
         await record(err.retryable ? 'failed_retryable' : 'failed_terminal', ctx.http.calls, { error });
         throw toFailure(err);
       }
+      // Outside the catch: a database failure recording the success is not the connector's, and is retried.
+      const completedPlan = await recordStepSuccess(db, {
+        ...ref, attempt, outcome: result.outcome, calls: ctx.http.calls, detail: { externalId: result.externalId ?? null, ...result.detail },
+      });
+      return succeeded(result.outcome, completedPlan);
     },
 
     /** Ends a step that awaited a callback: the callback's result, or `unverifiable` when the deadline passed. */

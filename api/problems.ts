@@ -8,6 +8,7 @@ export const ProblemCodes = {
   invalid_json: { status: 400, title: 'The request body is not valid JSON' },
   validation_failed: { status: 400, title: 'The request does not match the schema' },
   invalid_cursor: { status: 400, title: 'The pagination cursor is not valid' },
+  credentials_required: { status: 400, title: 'Changing where a connector sends its calls needs its credentials in the same request' },
   unauthenticated: { status: 401, title: 'A valid API token is required' },
   forbidden: { status: 403, title: 'The token lacks the permission this needs' },
   permission_escalation: { status: 403, title: 'A token cannot grant permissions it does not hold' },

@@ -27,3 +27,33 @@ export function createConnectorContext(plugin: ConnectorPlugin, config: unknown,
     now,
   };
 }
+
+/** Whether a configuration value is an address requests go to (an absolute http(s) URL). */
+function isEndpoint(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The configuration fields, holding where a connector sends its calls (and so its credentials), that differ
+ * between the stored and the new configuration: every URL-valued field (`authorityHost`, `graphBaseUrl`,
+ * `baseUrl`, `apiBaseUrl`, a SCIM endpoint...), compared after the plugin's schema has filled in defaults.
+ * A plugin's destination is always a URL field, so a new plugin is covered without declaring anything. A
+ * stored configuration that no longer parses counts as having none (every new endpoint is a change).
+ */
+export function changedEndpointFields(plugin: ConnectorPlugin, stored: unknown, next: unknown): string[] {
+  const fields = (config: unknown): Record<string, unknown> => {
+    const parsed = plugin.configSchema.safeParse(config);
+    return parsed.success && parsed.data && typeof parsed.data === 'object' ? parsed.data as Record<string, unknown> : {};
+  };
+  const before = fields(stored);
+  const after = fields(next);
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((k) => (isEndpoint(before[k]) || isEndpoint(after[k])) && before[k] !== after[k])
+    .sort();
+}

@@ -19,6 +19,12 @@ export const ConnectorErrorKinds = [
   'invalid',
   /** The vendor answered with something Portal cannot interpret (schema mismatch). Terminal. */
   'unexpected_response',
+  /**
+   * The connector failed on its own side, before or without a vendor answer to classify: a key that does
+   * not sign, a plugin defect. Repeating the same code with the same configuration fails the same way:
+   * terminal.
+   */
+  'connector_fault',
 ] as const;
 export type ConnectorErrorKind = (typeof ConnectorErrorKinds)[number];
 
@@ -44,6 +50,19 @@ export class ConnectorError extends Error {
   get retryable(): boolean {
     return retryableKinds.has(this.kind);
   }
+}
+
+/**
+ * Any failure of a connector as a ConnectorError: a ConnectorError as it is, anything else (a plain Error
+ * from `crypto`, a TypeError) as `connector_fault`. The message names only the error's class and Node's
+ * code (`ERR_OSSL_UNSUPPORTED`), never its own message, which may quote configuration or key material;
+ * the original is the `cause`, for logs that never leave the worker.
+ */
+export function asConnectorError(err: unknown): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  const name = err instanceof Error ? err.name : typeof err;
+  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(err.code) ? err.code : null;
+  return new ConnectorError({ kind: 'connector_fault', message: `the connector failed without a vendor answer (${code ? `${name} ${code}` : name})`, vendorCode: null, cause: err });
 }
 
 /**

@@ -58,6 +58,17 @@ async function createOrAdopt(plugin: ConnectorPlugin & AccountProvisioning, ctx:
   }
 }
 
+/**
+ * The proof `provesEarlierCreate` gives for a vendor that stores no identifier of Portal's: the account was
+ * created within `windowMs` of now and carries exactly the names Portal sends. An older or differently
+ * named account is someone else's until an operator says otherwise.
+ */
+export function isRecentSameNamedCreate(existing: AccountRecord, wanted: AccountSpec, now: Date, windowMs: number): boolean {
+  const same = (a: string | null, b: string) => (a ?? '').toLowerCase() === b.toLowerCase();
+  return existing.createdAt instanceof Date && now.getTime() - existing.createdAt.getTime() < windowMs
+    && same(existing.displayName, wanted.displayName) && same(existing.givenName, wanted.givenName) && same(existing.familyName, wanted.familyName);
+}
+
 /** The fields of `wanted` that the vendor's record holds differently. */
 export function differingFields(wanted: Partial<AccountSpec>, existing: AccountRecord): Partial<Omit<AccountSpec, 'userName'>> {
   const changes: Partial<Omit<AccountSpec, 'userName'>> = {};

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { capabilitiesOf } from '../../connectors/capabilities';
-import { createConnectorContext } from '../../connectors/context';
-import { ConnectorError } from '../../connectors/errors';
+import { changedEndpointFields, createConnectorContext } from '../../connectors/context';
+import { asConnectorError } from '../../connectors/errors';
 import { connectorPlugin, connectorPlugins } from '../../connectors/registry';
 import type { ConnectorPlugin } from '../../connectors/types';
 import { appendAudit } from '../../db/repositories/audit';
@@ -36,7 +36,7 @@ const createBody = z.strictObject({
 
 const updateBody = z.strictObject({
   config: z.record(z.string(), z.unknown()),
-  /** Omit to keep the stored credentials. */
+  /** Omit to keep the stored credentials; required when an endpoint (a URL field of the config) changes. */
   credentials: z.record(z.string(), z.unknown()).optional(),
 }).meta({ id: 'UpdateConnectorInstance' });
 
@@ -130,20 +130,28 @@ export const connectorRoutes = [
 
   defineRoute({
     method: 'put', path: '/v1/tenants/:tenantId/connectors/:connectorId', tag: 'connectors',
-    summary: 'Replace a connector instance\'s configuration (and credentials, when given)',
+    summary: 'Replace a connector instance\'s configuration (and credentials, when given; required when an endpoint changes)',
     permission: 'portal.connectors.manage', tenantScoped: true, params: instanceParams, body: updateBody,
     responses: { 200: { description: 'Updated', schema: instanceSchema } },
     handler: async ({ params, body, tenant, caller, deps, requestId }) => {
       const existing = await getConnectorInstance(deps.db, tenant.id, params.connectorId);
       if (!existing) throw new ApiError('not_found', `Connector ${params.connectorId} was not found.`);
-      validated(requirePlugin(existing.kind), body.config, body.credentials);
+      const plugin = requirePlugin(existing.kind);
+      validated(plugin, body.config, body.credentials);
+      // Stored credentials go only where they went when they were given: whoever moves an endpoint (to a
+      // host of their own, say) supplies the credentials to send there.
+      const endpointsChanged = changedEndpointFields(plugin, existing.config, body.config);
+      if (endpointsChanged.length > 0 && body.credentials === undefined) {
+        throw new ApiError('credentials_required', 'The configuration changes where this connector connects; send its credentials in the same request.',
+          endpointsChanged.map((field) => ({ path: `body.config.${field}`, message: 'changed: the credentials must be sent with it' })));
+      }
       const updated = await deps.db.transaction().execute(async (tx) => {
         const row = await updateConnectorInstance(tx, tenant.id, existing.id, {
           config: body.config, credentialsCiphertext: body.credentials ? encryptSecret(deps.secretKey, JSON.stringify(body.credentials)) : null,
         });
         await appendAudit(tx, {
           tenantId: tenant.id, actor: actorOf(caller), action: 'connector.updated', target: { kind: 'connector_instance', id: existing.id },
-          details: { credentialsReplaced: body.credentials !== undefined }, requestId,
+          details: { credentialsReplaced: body.credentials !== undefined, endpointsChanged }, requestId,
         });
         return row!;
       });
@@ -164,12 +172,19 @@ export const connectorRoutes = [
       const instance = await getConnectorInstanceWithSecret(deps.db, tenant.id, params.connectorId);
       if (!instance) throw new ApiError('not_found', `Connector ${params.connectorId} was not found.`);
       const plugin = requirePlugin(instance.kind);
-      const ctx = createConnectorContext(plugin, instance.config, JSON.parse(decryptSecret(deps.secretKey, instance.credentialsCiphertext)), { timeoutMs: 10_000 });
+      let ctx;
+      try {
+        ctx = createConnectorContext(plugin, instance.config, JSON.parse(decryptSecret(deps.secretKey, instance.credentialsCiphertext)), { timeoutMs: 10_000 });
+      } catch {
+        // Stored before a schema tightened (a key checked since): the answer says so without the values.
+        const message = 'the stored configuration or credentials no longer parse; replace them with PUT';
+        return { status: 200, body: { ok: false, error: { kind: 'invalid', status: null, message } } };
+      }
       try {
         await plugin.testConnection(ctx);
         return { status: 200, body: { ok: true, error: null } };
-      } catch (err) {
-        if (!(err instanceof ConnectorError)) throw err;
+      } catch (thrown) {
+        const err = asConnectorError(thrown);
         return { status: 200, body: { ok: false, error: { kind: err.kind, status: err.status, message: err.message } } };
       }
     },

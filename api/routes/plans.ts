@@ -7,7 +7,7 @@ import { connectorPlugin } from '../../connectors/registry';
 import { connectorStepSchema } from '../../connectors/steps';
 import { StepOperations } from '../../connectors/types';
 import type { Executor } from '../../db/database';
-import { appendAudit, listAudit } from '../../db/repositories/audit';
+import { appendAudit, listAllAudit } from '../../db/repositories/audit';
 import { type CatalogTable, missingCatalogIds } from '../../db/repositories/catalog';
 import { getConnectorInstance } from '../../db/repositories/connector-instances';
 import { idFromKey, newId } from '../../db/repositories/ids';
@@ -126,7 +126,13 @@ async function resolveSteps(db: Executor, tenantId: string, planId: string, step
         continue;
       }
       const target = portalTargetObject.safeParse(step.targetObject);
-      const params = portalAccessParameters.safeParse(step.parameters);
+      // How an edge came to be is Portal's to record: an operator naming `iga_grant` or a request's
+      // reference would forge a governed grant (and a removal naming a reference would touch only that).
+      const { source, sourceRef, ...accessParameters } = step.parameters;
+      for (const [name, value] of Object.entries({ source, sourceRef })) {
+        if (value !== undefined) errors.push({ path: `${at}.parameters.${name}`, message: 'set by Portal, not by an operator\'s plan' });
+      }
+      const params = portalAccessParameters.safeParse(accessParameters);
       if (!target.success) errors.push({ path: `${at}.targetObject`, message: target.error.issues[0]?.message ?? 'invalid' });
       if (!params.success) errors.push(...params.error.issues.map((x) => ({ path: `${at}.parameters.${x.path.join('.')}`, message: x.message })));
       if (!target.success || !params.success) continue;
@@ -255,7 +261,7 @@ export const planRoutes = [
     handler: async ({ params, tenant, deps }) => {
       const plan = await getPlan(deps.db, tenant.id, params.planId);
       if (!plan) throw new ApiError('not_found', `Plan ${params.planId} was not found.`);
-      const audit = await listAudit(deps.db, tenant.id, { targetKind: 'provisioning_plan', targetId: plan.id }, null, 200);
+      const audit = await listAllAudit(deps.db, tenant.id, { targetKind: 'provisioning_plan', targetId: plan.id });
       return {
         status: 200,
         headers: { 'Content-Disposition': `attachment; filename="plan-${plan.id}.json"` },
@@ -266,7 +272,7 @@ export const planRoutes = [
           hash: { algorithm: 'sha256', over: 'content, serialised as JSON with object keys sorted at every level' },
           status: { status: plan.status, round: plan.round, succeeded: plan.succeeded, failed: plan.failed },
           evidence: plan.evidence,
-          audit: audit.items,
+          audit,
         },
       };
     },

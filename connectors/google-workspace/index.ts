@@ -1,4 +1,4 @@
-import { createSign, randomBytes } from 'node:crypto';
+import { createPrivateKey, createSign, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConnectorError, mustExist } from '../errors';
 import { parseVendorBody, type VendorResponse } from '../http';
@@ -19,10 +19,23 @@ const configSchema = z.strictObject({
   subject: z.email(),
   baseUrl: z.url().default('https://admin.googleapis.com'),
 });
+/**
+ * Whether a key signs RS256 assertions: a PEM private key Node parses, of type RSA (Google's service-account
+ * keys are). Checked when the connector is configured, so a key that cannot sign is a 400 naming the field
+ * rather than an exception on the first call.
+ */
+function isRsaPrivateKey(pem: string): boolean {
+  try {
+    return createPrivateKey(pem).asymmetricKeyType === 'rsa';
+  } catch {
+    return false;
+  }
+}
+
 /** The fields of a service-account key file that Portal keeps. */
 const credentialsSchema = z.object({
   client_email: z.email(),
-  private_key: z.string().min(100).max(10_000),
+  private_key: z.string().min(100).max(10_000).refine(isRsaPrivateKey, 'not an RSA private key in PEM form (the private_key of a service-account key file)'),
   private_key_id: z.string().max(100).optional(),
   token_uri: z.url().default('https://oauth2.googleapis.com/token'),
 }).strip();

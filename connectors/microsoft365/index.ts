@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConnectorError, mustExist } from '../errors';
 import { parseVendorBody, type VendorResponse } from '../http';
 import { oauthAccessToken } from '../oauth';
+import { isRecentSameNamedCreate } from '../operations';
 import type { AccountRecord, AccountSpec, ConnectorContext, ConnectorPlugin, GroupRecord, OperationResult, Page } from '../types';
 
 /**
@@ -26,8 +27,10 @@ type Config = z.infer<typeof configSchema>;
 type Credentials = z.infer<typeof credentialsSchema>;
 type Ctx = ConnectorContext<Config, Credentials>;
 
-const SELECT = 'id,userPrincipalName,displayName,givenName,surname,mail,employeeId,accountEnabled,assignedLicenses';
+const SELECT = 'id,userPrincipalName,displayName,givenName,surname,mail,accountEnabled,createdDateTime,assignedLicenses';
 const PAGE_SIZE = 999;
+/** How recent an existing user must be for Portal to accept it as its own earlier create (see provesEarlierCreate). */
+const EARLIER_CREATE_WINDOW_MS = 24 * 3600 * 1000;
 
 const user = z.object({
   id: z.string(),
@@ -36,8 +39,8 @@ const user = z.object({
   givenName: z.string().nullable().optional(),
   surname: z.string().nullable().optional(),
   mail: z.string().nullable().optional(),
-  employeeId: z.string().nullable().optional(),
   accountEnabled: z.boolean().nullable().optional(),
+  createdDateTime: z.string().nullable().optional(),
   assignedLicenses: z.array(z.object({ skuId: z.string() })).optional(),
 });
 type User = z.infer<typeof user>;
@@ -65,10 +68,16 @@ async function call(ctx: Ctx, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', pathO
   return ctx.http.request({ method, url, headers: { authorization: `Bearer ${token}` }, ...(json === undefined ? {} : { json }) });
 }
 
+/**
+ * A Graph user as an account. Graph holds no identifier of Portal's (`employeeId` is the organisation's own
+ * number, at most 16 characters: Portal's person ids do not fit), so `externalId` is null and a create
+ * conflict is resolved by provesEarlierCreate.
+ */
 function toRecord(u: User): AccountRecord {
+  const created = u.createdDateTime ? new Date(u.createdDateTime) : null;
   return {
     id: u.id, userName: u.userPrincipalName, displayName: u.displayName ?? null, givenName: u.givenName ?? null, familyName: u.surname ?? null,
-    email: u.mail ?? null, externalId: u.employeeId ?? null, active: u.accountEnabled !== false,
+    email: u.mail ?? null, externalId: null, active: u.accountEnabled !== false, createdAt: created && !Number.isNaN(created.getTime()) ? created : null,
   };
 }
 
@@ -134,6 +143,13 @@ export const microsoft365Connector: ConnectorPlugin<Config, Credentials> = {
   requestIdHeaders: ['request-id', 'client-request-id'],
   vendorErrorCode: (body) => errorOf(body)?.code ?? null,
 
+  /**
+   * Graph keeps no identifier of Portal's on a user, so a user whose userPrincipalName a create finds taken
+   * is adopted only when it is provably the one an earlier attempt of this create made: created within the
+   * last day, with exactly the names Portal sends. Anything older or named otherwise is someone else's.
+   */
+  provesEarlierCreate: (existing, wanted, now) => isRecentSameNamedCreate(existing, wanted, now, EARLIER_CREATE_WINDOW_MS),
+
   async testConnection(ctx) {
     // https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0
     const res = await call(ctx, 'GET', '/users?$top=1&$select=id');
@@ -150,7 +166,8 @@ export const microsoft365Connector: ConnectorPlugin<Config, Credentials> = {
     const res = await call(ctx, 'POST', '/users', {
       accountEnabled: account.active !== false, displayName: account.displayName, givenName: account.givenName, surname: account.familyName,
       mailNickname: account.userName.split('@')[0]!.replace(/[^A-Za-z0-9._-]/g, '').slice(0, 64) || 'user',
-      userPrincipalName: account.userName, mail: account.email, employeeId: account.externalId, usageLocation: ctx.config.usageLocation,
+      // No employeeId: it is the organisation's (at most 16 characters); Portal's id does not fit.
+      userPrincipalName: account.userName, mail: account.email, usageLocation: ctx.config.usageLocation,
       // Sign-in is federated or passwordless; nobody learns this password.
       passwordProfile: { forceChangePasswordNextSignIn: true, password: `${randomBytes(18).toString('base64url')}aA1!` },
     });
@@ -171,7 +188,6 @@ export const microsoft365Connector: ConnectorPlugin<Config, Credentials> = {
     if (changes.givenName !== undefined && changes.givenName !== current.givenName) body.givenName = changes.givenName;
     if (changes.familyName !== undefined && changes.familyName !== current.familyName) body.surname = changes.familyName;
     if (changes.email !== undefined && changes.email.toLowerCase() !== (current.email ?? '').toLowerCase()) body.mail = changes.email;
-    if (changes.externalId !== undefined && changes.externalId !== current.externalId) body.employeeId = changes.externalId;
     if (changes.active !== undefined && changes.active !== current.active) body.accountEnabled = changes.active;
     if (Object.keys(body).length === 0) return { outcome: 'already_in_state', externalId: u.id };
     return patchUser(ctx, u, body);

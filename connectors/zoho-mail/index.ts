@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConnectorError, mustExist } from '../errors';
 import { parseVendorBody, type VendorResponse } from '../http';
 import { oauthAccessToken } from '../oauth';
+import { isRecentSameNamedCreate } from '../operations';
 import type { AccountRecord, ConnectorContext, ConnectorPlugin, GroupRecord, OperationResult, Page } from '../types';
 
 /**
@@ -176,11 +177,7 @@ export const zohoMailConnector: ConnectorPlugin<Config, Credentials> = {
    * adopted only when it is provably the one an earlier attempt of this create made: created within the
    * last day, with exactly the names Portal sends. Anything older or named otherwise is someone else's.
    */
-  provesEarlierCreate(existing, wanted, now) {
-    const same = (a: string | null, b: string) => (a ?? '').toLowerCase() === b.toLowerCase();
-    return existing.createdAt instanceof Date && now.getTime() - existing.createdAt.getTime() < EARLIER_CREATE_WINDOW_MS
-      && same(existing.displayName, wanted.displayName) && same(existing.givenName, wanted.givenName) && same(existing.familyName, wanted.familyName);
-  },
+  provesEarlierCreate: (existing, wanted, now) => isRecentSameNamedCreate(existing, wanted, now, EARLIER_CREATE_WINDOW_MS),
 
   async getAccount(ctx, userName) {
     const u = await findUser(ctx, userName);

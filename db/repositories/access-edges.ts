@@ -108,3 +108,16 @@ export async function revokeEdge(db: Executor, f: Pick<EdgeFact, 'tenantId' | 'p
     .returning('id').execute();
   return rows.length;
 }
+
+/**
+ * Revokes every live edge that gives one person one target, whatever its source, except group-derived
+ * edges (source `group`): those follow the group graph, and the caller recomputes them
+ * (`syncDerivedGroupEdges`) once the membership that confers them is gone or kept. Returns how many were live.
+ */
+export async function revokeAccessToTarget(db: Executor, f: Pick<EdgeFact, 'tenantId' | 'personId' | 'targetKind' | 'targetId'>): Promise<number> {
+  const rows = await db.updateTable('access_edges').set({ revoked_at: new Date() })
+    .where('tenant_id', '=', f.tenantId).where('person_id', '=', f.personId).where('target_kind', '=', f.targetKind)
+    .where('target_id', '=', f.targetId).where('source', '!=', 'group').where('revoked_at', 'is', null)
+    .returning('id').execute();
+  return rows.length;
+}

@@ -1,6 +1,6 @@
 import type { Executor } from '../database';
 import type { AppAssignmentRow } from '../tables/applications';
-import { grantEdge } from './access-edges';
+import { grantEdge, revokeAccessToTarget } from './access-edges';
 import { isUuid, newId } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
 
@@ -30,6 +30,20 @@ export async function assignApplication(
     source: 'direct', trust: 'authoritative', sourceRef: `app_assignment:${row.id}`,
   });
   return { assignment: toAssignment(row), created: inserted !== undefined };
+}
+
+/**
+ * Removes a person's access to an application by every route: the assignment row and every live edge to
+ * it (`revokeAccessToTarget`). `changed` is false when nothing was there to remove.
+ */
+export async function unassignApplication(
+  tx: Executor, input: { tenantId: string; applicationId: string; personId: string },
+): Promise<{ changed: boolean }> {
+  const rows = await tx.deleteFrom('app_assignments')
+    .where('tenant_id', '=', input.tenantId).where('application_id', '=', input.applicationId).where('person_id', '=', input.personId)
+    .returning('id').execute();
+  const revoked = await revokeAccessToTarget(tx, { tenantId: input.tenantId, personId: input.personId, targetKind: 'application', targetId: input.applicationId });
+  return { changed: rows.length + revoked > 0 };
 }
 
 export async function listAppAssignments(

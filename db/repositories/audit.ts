@@ -119,3 +119,19 @@ export async function listAudit(
     requestId: r.request_id,
   }));
 }
+
+/**
+ * Every audit event matching `filter`, oldest first, read page by page (an export must hold all of them:
+ * a plan's trail grows with whatever anyone sends it, refused callbacks included, and a first page would
+ * drop the events that matter most, its end, which come last).
+ */
+export async function listAllAudit(db: Executor, tenantId: string, filter: AuditFilter, pageSize = 500): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Page<AuditEvent> = await listAudit(db, tenantId, filter, cursor, pageSize);
+    events.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return events;
+}

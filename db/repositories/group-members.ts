@@ -1,6 +1,6 @@
 import type { Executor } from '../database';
 import type { GroupMemberRow } from '../tables/groups';
-import { grantEdge, lockTenantAccess, revokeEdgesBySourceRef } from './access-edges';
+import { grantEdge, lockTenantAccess, revokeAccessToTarget, revokeEdgesBySourceRef } from './access-edges';
 import { isUuid, newId } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
 
@@ -88,6 +88,27 @@ export async function removeGroupMember(
     await syncDerivedGroupEdges(tx, input.tenantId, await peopleWithin(tx, input.tenantId, row.member_group_id));
   }
   return toMember(row);
+}
+
+/**
+ * Takes a person out of a group by every route but nesting: their membership row, and every live edge to
+ * the group that is not group-derived (a direct membership, a request's grant, birthright, guest or support
+ * access). Derived edges are then recomputed: a person who is in a group nested inside this one keeps it
+ * through that group (`stillVia` names those groups). `changed` is false when nothing was there to remove.
+ */
+export async function removePersonFromGroup(
+  tx: Executor, input: { tenantId: string; groupId: string; personId: string },
+): Promise<{ changed: boolean; stillVia: string[] }> {
+  await lockTenantAccess(tx, input.tenantId);
+  const rows = await tx.deleteFrom('group_members')
+    .where('tenant_id', '=', input.tenantId).where('group_id', '=', input.groupId).where('member_person_id', '=', input.personId)
+    .returning('id').execute();
+  const revoked = await revokeAccessToTarget(tx, { tenantId: input.tenantId, personId: input.personId, targetKind: 'group', targetId: input.groupId });
+  await syncDerivedGroupEdges(tx, input.tenantId, [input.personId]);
+  const derived = await tx.selectFrom('access_edges').select('via_group_id')
+    .where('tenant_id', '=', input.tenantId).where('person_id', '=', input.personId).where('target_kind', '=', 'group')
+    .where('target_id', '=', input.groupId).where('source', '=', 'group').where('revoked_at', 'is', null).execute();
+  return { changed: rows.length + revoked > 0, stillVia: derived.map((d) => d.via_group_id as string) };
 }
 
 export async function listGroupMembers(db: Executor, tenantId: string, groupId: string, cursor: string | null, limit: number): Promise<Page<GroupMember>> {

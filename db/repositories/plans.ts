@@ -252,9 +252,11 @@ export async function listPlans(db: Executor, tenantId: string, f: PlanFilter, c
   return toPage(rows, limit, (r) => r.id, toPlan);
 }
 
-export async function getPlanStep(db: Executor, planId: string, stepKey: string): Promise<PlanStep | null> {
-  const row = await db.selectFrom('provisioning_plan_steps').selectAll().where('plan_id', '=', planId).where('step_key', '=', stepKey).executeTakeFirst();
-  return row ? toStep(row) : null;
+/** One step of a plan, with the plan's origin (what a Portal-native step may do depends on who planned it). */
+export async function getPlanStep(db: Executor, planId: string, stepKey: string): Promise<{ step: PlanStep; originKind: PlanOriginKind } | null> {
+  const row = await db.selectFrom('provisioning_plan_steps as s').innerJoin('provisioning_plans as p', 'p.id', 's.plan_id')
+    .selectAll('s').select('p.origin_kind').where('s.plan_id', '=', planId).where('s.step_key', '=', stepKey).executeTakeFirst();
+  return row ? { step: toStep(row), originKind: row.origin_kind } : null;
 }
 
 /** The graph a plan's first run is given: its steps as the workflow schedules them (parameters stay here). */

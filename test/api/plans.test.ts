@@ -1,9 +1,12 @@
 import { expect } from 'chai';
 import { sql } from 'kysely';
 import { canonicalJson } from '../../db/repositories/canonical-json';
+import { createHash, randomUUID } from 'node:crypto';
+import { startPlanRound } from '../../api/plan-execution';
+import { grantEdge } from '../../db/repositories/access-edges';
+import { appendAudits } from '../../db/repositories/audit';
 import { idFromKey } from '../../db/repositories/ids';
 import { insertPlan } from '../../db/repositories/plans';
-import { createHash, randomUUID } from 'node:crypto';
 import { testEnv } from '../support/env';
 import { type ApiResponse, eventually, seedPerson } from '../support/fixtures';
 import { planSettles } from '../support/plans';
@@ -66,11 +69,13 @@ describe('provisioning plans API', () => {
       expect(settled.body.steps.map((s: { state: string }) => s.state)).to.deep.equal(['applied', 'applied']);
     });
 
-    it('should write access edges with the plan as their source', async () => {
-      const edges = await w.asAcme.get(`/v1/tenants/${w.acme.id}/access-edges?personId=${person}`);
-      const fromPlan = (edges.body.items as { target: { kind: string; id: string }; sourceRef: string; source: string }[]).filter((e) => e.sourceRef === `plan:${planId}`);
-      expect(fromPlan.map((e) => `${e.target.kind}:${e.target.id}`)).to.have.members([`group:${group}`, `role:${role}`]);
-      expect(fromPlan.every((e) => e.source === 'direct')).to.equal(true);
+    it('should add the group membership as the API does, and write the role edge with the plan as its source', async () => {
+      const members = await w.asAcme.get(`/v1/tenants/${w.acme.id}/groups/${group}/members`);
+      const member = (members.body.items as { id: string; member: { id: string } }[]).find((m) => m.member.id === person);
+      expect(member, 'a membership row').to.not.equal(undefined);
+      const edges = (await w.asAcme.get(`/v1/tenants/${w.acme.id}/access-edges?personId=${person}`)).body.items as { target: { kind: string; id: string }; sourceRef: string; source: string }[];
+      expect(edges.filter((e) => e.sourceRef === `plan:${planId}`).map((e) => `${e.target.kind}:${e.target.id}:${e.source}`)).to.deep.equal([`role:${role}:direct`]);
+      expect(edges.filter((e) => e.sourceRef === `group_member:${member!.id}`).map((e) => `${e.target.kind}:${e.target.id}:${e.source}`)).to.deep.equal([`group:${group}:direct`]);
     });
 
     it('should keep the plan immutable: the database refuses updates and deletes of plans, steps and evidence', async () => {
@@ -124,6 +129,136 @@ describe('provisioning plans API', () => {
       expect(byTarget.body.items.map((p: { id: string }) => p.id)).to.include(planId);
       const none = await w.asAcme.get(`${base}?status=running&target=nobody`);
       expect(none.body.items).to.deep.equal([]);
+    });
+  });
+
+  describe('when an operator plan adds and removes access', () => {
+    type Edge = { target: { kind: string; id: string }; source: string; sourceRef: string; viaGroupId: string | null };
+    const acmeId = () => w.acme.id;
+    const liveEdges = async (personId: string, target: string): Promise<Edge[]> =>
+      ((await w.asAcme.get(`/v1/tenants/${acmeId()}/access-edges?personId=${personId}`)).body.items as Edge[]).filter((e) => `${e.target.kind}:${e.target.id}` === target);
+    const newGroup = async (label: string) => (await w.asAcme.post(`/v1/tenants/${acmeId()}/groups`, { name: `${label}-${Date.now()}-${Math.random()}` })).body.id as string;
+    const runPlan = async (steps: unknown[]) => {
+      const res = await w.asAcme.post(base, { reason: 'operator access change', steps });
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      return planSettles(w.asOperator, w.acme.id, res.body.id);
+    };
+    /** A request's grant, as the grant transaction writes it. */
+    const requestGrant = (personId: string, kind: 'group' | 'role' | 'application', id: string) => grantEdge(testEnv().db, {
+      tenantId: acmeId(), personId, targetKind: kind, targetId: id, source: 'iga_grant', trust: 'governed', sourceRef: `access_request:${randomUUID()}`,
+    });
+    const step = (key: string, operation: string, targetObject: string, personId: string) =>
+      ({ key, target: { system: 'portal' }, operation, targetObject, parameters: { personId } });
+
+    it('should derive the groups that contain the group it adds the person to', async () => {
+      const subject = await seedPerson(w.acme.id, 'Nested Joiner');
+      const [parent, child] = [await newGroup('parent'), await newGroup('child')];
+      expect((await w.asAcme.post(`/v1/tenants/${acmeId()}/groups/${parent}/members`, { groupId: child })).status).to.equal(201);
+      const done = await runPlan([step('join', 'add_to_group', `group:${child}`, subject)]);
+      expect(done.body.status).to.equal('completed');
+      expect((await liveEdges(subject, `group:${parent}`)).map((e) => [e.source, e.viaGroupId])).to.deep.equal([['group', child]]);
+    });
+
+    it('should remove a group membership, a request\'s grant and the groups derived through them, and say so in its evidence', async () => {
+      const subject = await seedPerson(w.acme.id, 'Group Leaver');
+      const [parent, target] = [await newGroup('parent'), await newGroup('target')];
+      await w.asAcme.post(`/v1/tenants/${acmeId()}/groups/${parent}/members`, { groupId: target });
+      expect((await w.asAcme.post(`/v1/tenants/${acmeId()}/groups/${target}/members`, { personId: subject })).status).to.equal(201);
+      await requestGrant(subject, 'group', target);
+      expect((await liveEdges(subject, `group:${target}`)).map((e) => e.source)).to.have.members(['direct', 'iga_grant']);
+
+      const done = await runPlan([step('leave', 'remove_from_group', `group:${target}`, subject)]);
+      expect(done.body.status).to.equal('completed');
+      expect(done.body.evidence.map((e: { outcome: string }) => e.outcome)).to.deep.equal(['applied']);
+      expect(await liveEdges(subject, `group:${target}`)).to.deep.equal([]);
+      expect(await liveEdges(subject, `group:${parent}`)).to.deep.equal([]);
+      const members = await w.asAcme.get(`/v1/tenants/${acmeId()}/groups/${target}/members`);
+      expect((members.body.items as { member: { id: string } }[]).map((m) => m.member.id)).not.to.include(subject);
+
+      // Nothing left to remove: the same removal again is already in that state.
+      const again = await runPlan([step('leave', 'remove_from_group', `group:${target}`, subject)]);
+      expect(again.body.evidence.map((e: { outcome: string }) => e.outcome)).to.deep.equal(['already_in_state']);
+    });
+
+    it('should keep a group the person holds through a nested group, naming it in the evidence', async () => {
+      const subject = await seedPerson(w.acme.id, 'Nested Member');
+      const [outer, inner] = [await newGroup('outer'), await newGroup('inner')];
+      await w.asAcme.post(`/v1/tenants/${acmeId()}/groups/${outer}/members`, { groupId: inner });
+      await w.asAcme.post(`/v1/tenants/${acmeId()}/groups/${inner}/members`, { personId: subject });
+      await w.asAcme.post(`/v1/tenants/${acmeId()}/groups/${outer}/members`, { personId: subject });
+      const done = await runPlan([step('leave', 'remove_from_group', `group:${outer}`, subject)]);
+      expect(done.body.evidence[0].outcome).to.equal('applied');
+      expect(done.body.evidence[0].detail.stillHeldViaGroups).to.deep.equal([inner]);
+      expect((await liveEdges(subject, `group:${outer}`)).map((e) => [e.source, e.viaGroupId])).to.deep.equal([['group', inner]]);
+    });
+
+    it('should unassign a role and an application from every source', async () => {
+      const subject = await seedPerson(w.acme.id, 'Unassigned');
+      const app = (await w.asAcme.post(`/v1/tenants/${acmeId()}/applications`, { name: `plan-app-${Date.now()}` })).body.id as string;
+      expect((await w.asAcme.post(`/v1/tenants/${acmeId()}/applications/${app}/assignments`, { personId: subject })).status).to.equal(201);
+      await requestGrant(subject, 'application', app);
+      const granted = await runPlan([step('role', 'assign', `role:${role}`, subject)]);
+      expect(granted.body.status).to.equal('completed');
+      await requestGrant(subject, 'role', role);
+
+      const done = await runPlan([step('role', 'unassign', `role:${role}`, subject), step('app', 'unassign', `application:${app}`, subject)]);
+      expect(done.body.evidence.map((e: { stepKey: string; outcome: string }) => `${e.stepKey}:${e.outcome}`)).to.have.members(['role:applied', 'app:applied']);
+      expect(await liveEdges(subject, `role:${role}`)).to.deep.equal([]);
+      expect(await liveEdges(subject, `application:${app}`)).to.deep.equal([]);
+      const assignments = await w.asAcme.get(`/v1/tenants/${acmeId()}/applications/${app}/assignments`);
+      expect((assignments.body.items as { personId: string }[]).map((a) => a.personId)).not.to.include(subject);
+    });
+
+    it('should refuse a step that names the edge\'s source or source reference, and store nothing', async () => {
+      const forged = { ...step('grant', 'add_to_group', `group:${group}`, person), parameters: { personId: person, source: 'iga_grant', sourceRef: 'access_request:forged' } };
+      const res = await w.asAcme.post(base, { reason: 'forged grant', steps: [forged] });
+      expect(res.status, JSON.stringify(res.body)).to.equal(400);
+      expect(res.body.code).to.equal('validation_failed');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.have.members(['body.steps[0].parameters.source', 'body.steps[0].parameters.sourceRef']);
+      const stored = await testEnv().db.selectFrom('provisioning_plans').select('id').where('tenant_id', '=', acmeId()).where('reason', '=', 'forged grant').execute();
+      expect(stored).to.deep.equal([]);
+    });
+
+    it('should refuse, with evidence, a stored operator plan that names a grant, and run one stored with the old default', async () => {
+      const subject = await seedPerson(w.acme.id, 'Stored Plan Subject');
+      const planId = randomUUID();
+      await testEnv().db.transaction().execute((tx) => insertPlan(tx, {
+        id: planId, tenantId: acmeId(), origin: { kind: 'operator', id: 'legacy' }, reason: 'stored before the API refused sources', createdBy: { kind: 'api_token', id: 'legacy' },
+        steps: [
+          { key: 'legacy', target: { system: 'portal' }, operation: 'assign', targetObject: `role:${role}`, parameters: { personId: subject, source: 'direct' }, dependsOn: [], callbackDeadlineSeconds: null },
+          { key: 'forged', target: { system: 'portal' }, operation: 'add_to_group', targetObject: `group:${group}`, parameters: { personId: subject, source: 'iga_grant', sourceRef: 'access_request:forged' }, dependsOn: [], callbackDeadlineSeconds: null },
+        ],
+      }));
+      await startPlanRound({ client: testEnv().client, taskQueue: w.worker.taskQueue }, { tenantId: acmeId(), planId, round: 1, origin: 'operator' });
+      const done = await planSettles(w.asOperator, w.acme.id, planId);
+      expect(done.body.failed).to.deep.equal(['forged']);
+      expect(done.body.succeeded).to.deep.equal(['legacy']);
+      const forged = (done.body.evidence as { stepKey: string; outcome: string; error: { message: string } }[]).find((e) => e.stepKey === 'forged');
+      expect(forged?.outcome).to.equal('failed_terminal');
+      expect(forged?.error.message).to.match(/invalid step parameters/);
+      expect(await liveEdges(subject, `group:${group}`)).to.deep.equal([]);
+    });
+  });
+
+  describe('when a plan has more audit events than a page holds', () => {
+    it('should export every one of them, its end included', async () => {
+      const planId = randomUUID();
+      await testEnv().db.transaction().execute((tx) => insertPlan(tx, {
+        id: planId, tenantId: w.acme.id, origin: { kind: 'operator', id: 'audit' }, reason: 'many refused callbacks', createdBy: { kind: 'api_token', id: 'audit' },
+        steps: [{ key: 'role', target: { system: 'portal' }, operation: 'assign', targetObject: `role:${role}`, parameters: { personId: person }, dependsOn: [], callbackDeadlineSeconds: null }],
+      }));
+      // Forged callbacks anyone can send, each refused and audited, before the plan ends.
+      await appendAudits(testEnv().db, Array.from({ length: 450 }, () => ({
+        tenantId: w.acme.id, actor: { kind: 'system' as const, id: 'callback' }, action: 'plan.callback_refused',
+        target: { kind: 'provisioning_plan', id: planId }, details: { stepKey: 'role', reason: 'forged' },
+      })));
+      await startPlanRound({ client: testEnv().client, taskQueue: w.worker.taskQueue }, { tenantId: w.acme.id, planId, round: 1, origin: 'operator' });
+      await planSettles(w.asOperator, w.acme.id, planId);
+      const exported = await w.asAcme.get(`${base}/${planId}/export`);
+      const actions = (exported.body.audit as { action: string }[]).map((a) => a.action);
+      expect(actions).to.have.length(452);
+      expect(actions[0]).to.equal('plan.created');
+      expect(actions.at(-1)).to.equal('plan.completed');
     });
   });
 

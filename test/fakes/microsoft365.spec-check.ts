@@ -4,7 +4,8 @@
  *   Graph's OpenAPI description), e.g. `{+baseurl}/users/{user%2Did}/assignLicense`;
  * - bodies: every property (and its type) of request and successful response bodies against the entity
  *   types of `@microsoft/microsoft-graph-types` (User, PasswordProfile, AssignedLicense, Group...), read
- *   with the TypeScript compiler, inherited properties included.
+ *   with the TypeScript compiler, inherited properties included, and every string against the maximum
+ *   length its doc comment states (which the fake also enforces, through documentedMaxLength).
  * Not covered by either package, so checked against Graph's reference pages instead (a fixed list below):
  * `/groups...` (no groups SDK package is published) and the `$ref` bodies (`@odata.id`), plus the token
  * endpoint of the Microsoft identity platform and error bodies (https://learn.microsoft.com/en-us/graph/errors).
@@ -16,7 +17,7 @@ import type { Exchange } from './fake-vendor';
 
 interface Described {
   templates: RegExp[];
-  types: Map<string, { extends: string[]; props: Map<string, string> }>;
+  types: Map<string, { extends: string[]; props: Map<string, string>; maxLengths: Map<string, number> }>;
 }
 
 /**
@@ -48,9 +49,18 @@ function load(): Described {
   ts.forEachChild(source, (node) => {
     if (!ts.isInterfaceDeclaration(node)) return;
     const props = new Map<string, string>();
-    for (const m of node.members) if (ts.isPropertySignature(m) && m.type) props.set(m.name.getText(source).replace(/['"]/g, ''), m.type.getText(source));
+    const maxLengths = new Map<string, number>();
+    for (const m of node.members) {
+      if (!ts.isPropertySignature(m) || !m.type) continue;
+      const name = m.name.getText(source).replace(/['"]/g, '');
+      props.set(name, m.type.getText(source));
+      // The property's doc comment states its limit ("The maximum length is 16 characters.").
+      const doc = m.getFullText(source).slice(0, m.getLeadingTriviaWidth(source)).replace(/\s*\*\s*/g, ' ');
+      const max = /maximum length is ([\d,]+)/i.exec(doc)?.[1];
+      if (max) maxLengths.set(name, Number(max.replace(/,/g, '')));
+    }
     const ext = (node.heritageClauses ?? []).flatMap((h) => h.types.map((t) => t.expression.getText(source)));
-    types.set(node.name.text, { extends: ext, props });
+    types.set(node.name.text, { extends: ext, props, maxLengths });
   });
   described = {
     templates: [...templates].map((t) => new RegExp(`^${t.replace(/\$/g, '\\$').replace(/\{[^}]+\}/g, '[^/]+')}$`)),
@@ -63,6 +73,17 @@ function propType(types: Described['types'], type: string, prop: string): string
   const t = types.get(type);
   if (!t) return undefined;
   return t.props.get(prop) ?? t.extends.map((e) => propType(types, e, prop)).find((p) => p !== undefined);
+}
+
+function maxLengthOf(types: Described['types'], type: string, prop: string): number | undefined {
+  const t = types.get(type);
+  if (!t) return undefined;
+  return t.maxLengths.get(prop) ?? t.extends.map((e) => maxLengthOf(types, e, prop)).find((n) => n !== undefined);
+}
+
+/** The maximum length Graph documents for a string property of an entity type (`User`, `employeeId` -> 16). */
+export function documentedMaxLength(type: string, prop: string): number | undefined {
+  return maxLengthOf(load().types, type, prop);
 }
 
 function check(value: unknown, type: string, at: string, types: Described['types'], problems: string[]): void {
@@ -88,8 +109,10 @@ function check(value: unknown, type: string, at: string, types: Described['types
   for (const [k, v] of Object.entries(value)) {
     if (k.startsWith('@odata.')) continue; // OData control information, https://learn.microsoft.com/en-us/graph/api/overview
     const p = propType(types, named, k);
+    const max = maxLengthOf(types, named, k);
     if (p === undefined) problems.push(`${at}.${k}: not a property of ${named}`);
     else check(v, p, `${at}.${k}`, types, problems);
+    if (typeof v === 'string' && max !== undefined && v.length > max) problems.push(`${at}.${k}: longer than the documented maximum of ${max}`);
   }
 }
 

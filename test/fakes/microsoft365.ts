@@ -12,7 +12,7 @@ import { microsoft365Connector } from '../../connectors/microsoft365';
 import type { AccountSpec } from '../../connectors/types';
 import type { ConformanceFake } from '../support/connector-conformance';
 import { FakeVendor, type FakeVendorOptions } from './fake-vendor';
-import { checkGraphExchanges } from './microsoft365.spec-check';
+import { checkGraphExchanges, documentedMaxLength } from './microsoft365.spec-check';
 
 interface User {
   id: string;
@@ -23,6 +23,7 @@ interface User {
   mail: string | null;
   employeeId: string | null;
   accountEnabled: boolean;
+  createdDateTime: string;
   usageLocation: string | null;
   licenses: Set<string>;
 }
@@ -45,10 +46,10 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
   let graph = '';
 
   // https://learn.microsoft.com/en-us/graph/errors
-  const writeError = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+  const writeError = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}, details?: { target: string; code: string }[]) => {
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     const graphCode = code === 'throttled' ? 'TooManyRequests' : code === 'unavailable' ? 'serviceNotAvailable' : code;
-    res.status(status).json({ error: { code: graphCode, message, innerError: { date: new Date().toISOString(), 'request-id': String(res.getHeader('request-id') ?? ''), 'client-request-id': String(res.getHeader('client-request-id') ?? '') } } });
+    res.status(status).json({ error: { code: graphCode, message, ...(details ? { details } : {}), innerError: { date: new Date().toISOString(), 'request-id': String(res.getHeader('request-id') ?? ''), 'client-request-id': String(res.getHeader('client-request-id') ?? '') } } });
   };
   const vendor = new FakeVendor(writeError, options);
   const app = vendor.app;
@@ -81,7 +82,7 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
 
   const full = (u: User): Record<string, unknown> => ({
     id: u.id, userPrincipalName: u.userPrincipalName, displayName: u.displayName, givenName: u.givenName, surname: u.surname, mail: u.mail,
-    employeeId: u.employeeId, accountEnabled: u.accountEnabled, usageLocation: u.usageLocation, businessPhones: [], jobTitle: null, mobilePhone: null,
+    employeeId: u.employeeId, accountEnabled: u.accountEnabled, createdDateTime: u.createdDateTime, usageLocation: u.usageLocation, businessPhones: [], jobTitle: null, mobilePhone: null,
     officeLocation: null, preferredLanguage: null, assignedLicenses: [...u.licenses].map((skuId) => ({ skuId, disabledPlans: [] })),
   });
   /** `$select` projection (Graph returns only the selected properties, plus id). */
@@ -106,8 +107,21 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
     const { slice, next } = pageOf([...users.values()], req, '/users');
     return res.status(200).json({ '@odata.context': `${graph}/$metadata#users`, value: slice.map((u) => project(u, req)), ...(next ? { '@odata.nextLink': next } : {}) });
   });
+  /**
+   * Graph refuses a string longer than the user resource documents (employeeId 16, displayName 256,
+   * mailNickname 64...: the limits are read from Microsoft's published types) with 400 Request_BadRequest
+   * naming the property.
+   */
+  const tooLong = (res: Response, b: Record<string, unknown>): boolean => {
+    const over = Object.entries(b).find(([k, v]) => typeof v === 'string' && v.length > (documentedMaxLength('User', k) ?? Infinity));
+    if (!over) return false;
+    writeError(res, 400, 'Request_BadRequest', `Invalid value specified for property '${over[0]}' of resource 'User'.`, {}, [{ target: over[0], code: 'InvalidLength' }]);
+    return true;
+  };
+
   app.post('/v1.0/users', (req, res) => {
     const b = req.body as Record<string, unknown>;
+    if (tooLong(res, b)) return undefined;
     const password = (b.passwordProfile as { password?: string } | undefined)?.password;
     if (typeof b.accountEnabled !== 'boolean' || typeof b.displayName !== 'string' || typeof b.mailNickname !== 'string' || typeof b.userPrincipalName !== 'string' || !password) {
       return writeError(res, 400, 'Request_BadRequest', 'Invalid value specified for property of resource User.');
@@ -115,7 +129,8 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
     if (find(b.userPrincipalName)) return writeError(res, 400, 'Request_BadRequest', 'Another object with the same value for property userPrincipalName already exists.');
     const u: User = {
       id: randomUUID(), userPrincipalName: b.userPrincipalName, displayName: b.displayName, givenName: (b.givenName as string) ?? null, surname: (b.surname as string) ?? null,
-      mail: (b.mail as string) ?? null, employeeId: (b.employeeId as string) ?? null, accountEnabled: b.accountEnabled, usageLocation: (b.usageLocation as string) ?? null, licenses: new Set(),
+      mail: (b.mail as string) ?? null, employeeId: (b.employeeId as string) ?? null, accountEnabled: b.accountEnabled, createdDateTime: new Date().toISOString(),
+      usageLocation: (b.usageLocation as string) ?? null, licenses: new Set(),
     };
     users.set(u.id, u);
     vendor.sideEffect(`create:${u.userPrincipalName}`);
@@ -129,6 +144,7 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
     const u = find(req.params.key!);
     if (!u) return notFound(res, req.params.key!);
     const b = req.body as Record<string, unknown>;
+    if (tooLong(res, b)) return undefined;
     for (const k of ['displayName', 'givenName', 'surname', 'mail', 'employeeId', 'usageLocation'] as const) if (typeof b[k] === 'string') u[k] = b[k] as string;
     if (typeof b.accountEnabled === 'boolean') u.accountEnabled = b.accountEnabled;
     vendor.sideEffect(`update:${u.userPrincipalName}:${JSON.stringify(b)}`);
@@ -190,7 +206,9 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
   const url = await vendor.start();
   graph = `${url}/v1.0`;
   const account = (n: number): AccountSpec => ({
-    userName: `user${n}@acme.test`, email: `user${n}@acme.test`, displayName: `User Number${n}`, givenName: 'User', familyName: `Number${n}`, externalId: `portal-${n}`,
+    userName: `user${n}@acme.test`, email: `user${n}@acme.test`, displayName: `User Number${n}`, givenName: 'User', familyName: `Number${n}`,
+    // Portal's person id, as a grant sets it: longer than Graph's employeeId allows.
+    externalId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
   });
   const firstGroup = [...groups.keys()][0]!;
   return {
@@ -206,7 +224,7 @@ export async function startMicrosoft365Fake(options: FakeVendorOptions & { pageS
     seedAccounts(count: number) {
       for (let i = 0; i < count; i += 1) {
         const id = randomUUID();
-        users.set(id, { id, userPrincipalName: `seed-${id}@acme.test`, displayName: 'Seeded', givenName: null, surname: null, mail: null, employeeId: null, accountEnabled: true, usageLocation: null, licenses: new Set() });
+        users.set(id, { id, userPrincipalName: `seed-${id}@acme.test`, displayName: 'Seeded', givenName: null, surname: null, mail: null, employeeId: null, accountEnabled: true, createdDateTime: '2020-01-01T00:00:00Z', usageLocation: null, licenses: new Set() });
       }
     },
     state: {
