@@ -221,7 +221,7 @@ describe('HR events and lifecycles', () => {
       await send(hire('L1', { department: 'engineering' }));
       await waitRun('L1', 'joiner', 'completed');
       const base = Date.now();
-      const update = { eventId: eventId(), type: 'update', employeeId: 'L1', occurredAt: at(base, 2000), profile: { jobTitle: 'Engineer' } };
+      const update = { eventId: eventId(), type: 'update', employeeId: 'L1', occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
       await send(update);
       await waitEvent('L1', update.eventId, 'applied');
       const termination = { eventId: eventId(), type: 'termination', employeeId: 'L1', occurredAt: at(base, 1000), profile: {} };
@@ -253,7 +253,7 @@ describe('HR events and lifecycles', () => {
       await send(hire('L3', { department: 'engineering' }));
       await waitRun('L3', 'joiner', 'completed');
       const base = Date.now();
-      const newer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 2000), profile: { jobTitle: 'Account Executive' } };
+      const newer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
       await send(newer);
       await waitEvent('L3', newer.eventId, 'applied');
       const transfer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 1000), profile: { department: 'sales' } };
