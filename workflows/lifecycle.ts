@@ -35,7 +35,7 @@ const AWAITING_HIRE_EVENTS = 20;
 const NO_HIRE_YET = 'failed: no hire has been seen for this employee';
 
 /** The events a cancellation may name to cancel a scheduled run: the first one and every correction. */
-const chainOf = (s: ScheduledRun): (string | null)[] => s.eventIds ?? [s.eventId];
+const chainOf = (s: ScheduledRun): string[] => s.eventIds ?? (s.eventId === null ? [] : [s.eventId]);
 
 /**
  * One long-lived lifecycle per person and tenant (`lifecycle:<tenant>:<person>`), fed by signal-with-start.
@@ -141,7 +141,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     }
     const runId = uuid4();
     await acts.scheduleRun({ ...ref, runId, kind, eventId, scheduledFor: dueAt });
-    state.scheduled = chain === null ? { runId, kind, dueAt, eventId } : { runId, kind, dueAt, eventId, eventIds: [...chain.filter((x): x is string => x !== null), eventId] };
+    state.scheduled = chain === null ? { runId, kind, dueAt, eventId } : { runId, kind, dueAt, eventId, eventIds: [...chain, eventId] };
     return `${kind} scheduled for ${dueAt}`;
   }
 
@@ -201,7 +201,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
       case 'cancellation':
-        if (state.scheduled && (patched(LIFECYCLE_LATE_EVENTS) ? chainOf(state.scheduled).includes(p.cancelsEventId) : state.scheduled.eventId === p.cancelsEventId)) {
+        if (state.scheduled && (patched(LIFECYCLE_LATE_EVENTS) ? p.cancelsEventId !== null && chainOf(state.scheduled).includes(p.cancelsEventId) : state.scheduled.eventId === p.cancelsEventId)) {
           await cancel(state.scheduled.runId, `cancelled by HR event ${p.eventId}`);
           const kind = state.scheduled.kind;
           state.scheduled = null;
