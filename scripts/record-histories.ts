@@ -201,6 +201,33 @@ async function main() {
   await until(batched, (s) => s.eventsProcessed === 3);
   await save('lifecycle', 'batched-events', batched, false);
 
+  // Patch lifecycle-late-events: an update before its hire, re-applied once the hire arrives; a termination
+  // arriving after a later update, still running the leaver; a hire during the retention wait, cancelling the
+  // deletion; a corrected start date, then a cancellation naming the original hire.
+  await putHrSettings(db, tenant.id, { leaverDeleteAfterSeconds: 600 });
+  const late = await lifecycleRun('R5');
+  // Times from one base: the events are built seconds apart, and their order is the point.
+  const lateBase = Date.now();
+  const lateEvent = (type: HrEventPayload['type'], atMs: number, profile: HrEventPayload['profile'] = {}, effectiveInMs: number | null = null) =>
+    hrEvent('R5', type, lateBase + atMs - Date.now(), profile, effectiveInMs);
+  await late.signal(hrEventsSignal, [lateEvent('update', 200, { payGrade: 'P1' })]);
+  await until(late, (s) => s.awaitingHire?.length === 1);
+  await late.signal(hrEventsSignal, [lateEvent('hire', 0, { department: 'engineering' })]);
+  await until(late, (s) => s.personState === 'active' && s.awaitingHire?.length === 0);
+  await late.signal(hrEventsSignal, [lateEvent('update', 400, { payGrade: 'P2' })]);
+  await until(late, (s) => s.eventsProcessed === 3);
+  await late.signal(hrEventsSignal, [lateEvent('termination', 300)]);
+  await until(late, (s) => s.resume !== null);
+  const comeback = lateEvent('hire', 500, {}, 60_000);
+  await late.signal(hrEventsSignal, [comeback]);
+  await until(late, (s) => s.resume === null && s.scheduled?.kind === 'joiner');
+  await late.signal(hrEventsSignal, [lateEvent('hire', 600, {}, 90_000)]);
+  await until(late, (s) => s.scheduled?.eventIds?.length === 2);
+  const cancellation = lateEvent('cancellation', 700);
+  await late.signal(hrEventsSignal, [{ ...cancellation, payload: { ...cancellation.payload, cancelsEventId: comeback.payload.eventId } }]);
+  await until(late, (s) => s.eventsProcessed === 7 && s.scheduled === null);
+  await save('lifecycle', 'late-events', late, false);
+
   // provisioningPlan: Portal-native steps; a callback completed; a callback never coming (unverifiable) with a
   // dependent step blocked, then an operator's retry round completing it.
   if (want('provisioningPlan')) {

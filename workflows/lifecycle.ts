@@ -4,14 +4,20 @@ import {
 import type { Activities } from '../activities';
 import { LocalActivityProfiles } from './activity-options';
 import {
-  type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep,
-  moverAttributes,
+  type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep, type ScheduledRun,
+  lifecycleEventTypes, moverAttributes,
 } from './lifecycle.types';
 import { hrEventSignal, hrEventsSignal, kickoffSignal, lifecycleStateQuery } from './messages';
 import { executePlan } from './plan-start';
 
 /** Patch: lifecycle steps that change downstream systems start their provisioning plan. */
 const LIFECYCLE_PLANS = 'lifecycle-plans';
+/**
+ * Patch: late events are applied in order (superseded only by a newer hire, termination, rehire or
+ * cancellation), events that came before the hire are re-applied once it arrives, a joiner ends a pending
+ * leaver (and a leaver a scheduled joiner), and a cancellation matches every event of a corrected run.
+ */
+const LIFECYCLE_LATE_EVENTS = 'lifecycle-late-events';
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities run them inside the workflow
 // task instead of a round trip through the task queue each, which multiplies intake throughput.
@@ -23,6 +29,13 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const RECENT_EVENT_IDS = 200;
 /** Default number of events one run processes before continuing as new. */
 const CONTINUE_AFTER_EVENTS = 500;
+/** How many events that came before the person's hire are kept to re-apply once it arrives. */
+const AWAITING_HIRE_EVENTS = 20;
+/** The outcome of an event for a person no hire has created yet. */
+const NO_HIRE_YET = 'failed: no hire has been seen for this employee';
+
+/** The events a cancellation may name to cancel a scheduled run: the first one and every correction. */
+const chainOf = (s: ScheduledRun): string[] => s.eventIds ?? (s.eventId === null ? [] : [s.eventId]);
 
 /**
  * One long-lived lifecycle per person and tenant (`lifecycle:<tenant>:<person>`), fed by signal-with-start.
@@ -40,16 +53,19 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   const kickoffs: LifecycleKickoff[] = [];
   const ref = { tenantId: input.tenantId, personId: input.personId };
   let processedThisRun = 0;
+  /** Ids of events put back into the inbox once their hire arrived: applied again, not counted again. */
+  const retried = new Set<string>();
 
   setHandler(lifecycleStateQuery, () => state);
+  // Apply in the HR system's order, whatever order the events arrived in.
+  // Plain code-point comparison: locale-aware collation could differ between workers and break replay.
+  const sortInbox = () => inbox.sort((a, b) => compare(a.payload.occurredAt, b.payload.occurredAt) || compare(a.payload.eventId, b.payload.eventId));
   const receive = (events: readonly LifecycleEvent[]) => {
     for (const e of events) {
       // A re-dispatched event (a retried intake) is applied once.
       if (!state.recentEventIds.includes(e.id) && !inbox.some((x) => x.id === e.id)) inbox.push(e);
     }
-    // Apply in the HR system's order, whatever order the events arrived in.
-    // Plain code-point comparison: locale-aware collation could differ between workers and break replay.
-    inbox.sort((a, b) => compare(a.payload.occurredAt, b.payload.occurredAt) || compare(a.payload.eventId, b.payload.eventId));
+    sortInbox();
   };
   setHandler(hrEventsSignal, receive);
   setHandler(hrEventSignal, (e) => receive([e]));
@@ -82,6 +98,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   /** Starts a run now: the one waiting for its date, or a new one. */
   async function run(kind: LifecycleKind, trigger: 'hr_event' | 'manual' | 'effective_date', eventId: string | null, reason: string | null, runId?: string) {
     const id = runId ?? uuid4();
+    if (patched(LIFECYCLE_LATE_EVENTS)) await cancelOpposite(kind, trigger, id);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
     await executeSteps(id, kind, template.steps);
   }
@@ -90,19 +107,47 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     await acts.finishRun({ ...ref, runId, status: 'cancelled', reason });
   }
 
+  /** Ends a leaver still pending: scheduled for its date, or paused in its retention wait before the deletion. */
+  async function cancelPendingLeaver(reason: string): Promise<void> {
+    if (state.scheduled?.kind === 'leaver') {
+      await cancel(state.scheduled.runId, reason);
+      state.scheduled = null;
+    }
+    if (state.resume?.kind === 'leaver') {
+      await cancel(state.resume.runId, reason);
+      state.resume = null;
+    }
+  }
+
+  /**
+   * A joiner, however started, ends a pending leaver: left waiting, it would later disable or delete the
+   * person the joiner just activated. A leaver ends a scheduled joiner for the same reason.
+   */
+  async function cancelOpposite(kind: LifecycleKind, trigger: string, runId: string): Promise<void> {
+    if (kind === 'joiner') await cancelPendingLeaver(`cancelled by joiner run ${runId} (${trigger})`);
+    if (kind === 'leaver' && state.scheduled?.kind === 'joiner') {
+      await cancel(state.scheduled.runId, `cancelled by leaver run ${runId} (${trigger}) before the start date`);
+      state.scheduled = null;
+    }
+  }
+
   /** Schedules a joiner or leaver for its effective date; one already waiting is replaced (a correction). */
   async function schedule(kind: 'joiner' | 'leaver', dueAt: string, eventId: string): Promise<string> {
+    // A new date for the same kind of run continues its chain, so a cancellation of the first event still applies.
+    const chain = state.scheduled?.kind === kind && patched(LIFECYCLE_LATE_EVENTS) ? chainOf(state.scheduled) : null;
     if (state.scheduled) {
       await cancel(state.scheduled.runId, `rescheduled by HR event ${eventId}`);
       state.scheduled = null;
     }
     const runId = uuid4();
     await acts.scheduleRun({ ...ref, runId, kind, eventId, scheduledFor: dueAt });
-    state.scheduled = { runId, kind, dueAt, eventId };
+    state.scheduled = chain === null ? { runId, kind, dueAt, eventId } : { runId, kind, dueAt, eventId, eventIds: [...chain, eventId] };
     return `${kind} scheduled for ${dueAt}`;
   }
 
   async function joinOrSchedule(at: Date, eventId: string): Promise<string> {
+    // Hired again while the leaver waits to delete: the person stays, whether they start now or later.
+    if (patched(LIFECYCLE_LATE_EVENTS)) await cancelPendingLeaver(`hired again by HR event ${eventId} while the leaver was pending`);
     if (at.getTime() > Date.now()) return schedule('joiner', at.toISOString(), eventId);
     if (state.scheduled?.kind === 'joiner') {
       const waiting = state.scheduled;
@@ -118,7 +163,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     const p = e.payload;
     const at = p.effectiveAt ? new Date(p.effectiveAt) : now();
     const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: p });
-    if (!applied.personExists) return 'failed: no hire has been seen for this employee';
+    if (!applied.personExists) return NO_HIRE_YET;
     switch (p.type) {
       case 'hire':
         if (state.personState === 'active') return 'already active';
@@ -156,13 +201,78 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
       case 'cancellation':
-        if (state.scheduled && state.scheduled.eventId === p.cancelsEventId) {
+        if (state.scheduled && (patched(LIFECYCLE_LATE_EVENTS) ? p.cancelsEventId !== null && chainOf(state.scheduled).includes(p.cancelsEventId) : state.scheduled.eventId === p.cancelsEventId)) {
           await cancel(state.scheduled.runId, `cancelled by HR event ${p.eventId}`);
           const kind = state.scheduled.kind;
           state.scheduled = null;
           return `pending ${kind} cancelled`;
         }
         return `nothing pending for event ${p.cancelsEventId}`;
+    }
+  }
+
+  /** Before patch `lifecycle-late-events`: every late event but an update is superseded. */
+  async function applyOrSupersede(e: LifecycleEvent): Promise<void> {
+    if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt && e.payload.type === 'update') {
+      // An update that arrives after a newer event still counts for the attributes no newer event set:
+      // profile values are ordered per attribute by observation time, so nothing newer is overwritten.
+      const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: e.payload });
+      await acts.markHrEvent({
+        ...ref, eventRowId: e.id, status: 'applied',
+        outcome: `late: older than ${state.lastOccurredAt}; applied where no newer value exists (${applied.changed.join(', ') || 'no change'})`,
+      });
+    } else if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt) {
+      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied event (${state.lastOccurredAt})` });
+    } else {
+      state.lastOccurredAt = e.payload.occurredAt;
+      const outcome = await applyEvent(e);
+      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: outcome.startsWith('failed') ? 'failed' : 'applied', outcome });
+    }
+  }
+
+  /**
+   * Applies an event in the HR system's order (patch `lifecycle-late-events`). A late hire, termination,
+   * rehire or cancellation is superseded only by a newer one of those already applied; any other late event
+   * is applied like a timely one (profile values are ordered per attribute by observation time, so an older
+   * observation never overwrites a newer value), so a late termination runs the leaver and a late update can
+   * make a mover. An event for which no hire has been seen waits for it and does not advance `lastOccurredAt`.
+   */
+  async function applyInOrder(e: LifecycleEvent, retry: boolean): Promise<void> {
+    const p = e.payload;
+    // State carried from before the patch knows only the newest event of any kind: it stands in, conservatively.
+    if (state.lastLifecycleAt === undefined) state.lastLifecycleAt = state.lastOccurredAt;
+    const lastLifecycleAt = state.lastLifecycleAt;
+    const lifecycleKind = lifecycleEventTypes.includes(p.type);
+    if (lifecycleKind && lastLifecycleAt !== null && p.occurredAt < lastLifecycleAt) {
+      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied hire, termination, rehire or cancellation (${lastLifecycleAt})` });
+      return;
+    }
+    const newer = state.lastOccurredAt !== null && p.occurredAt < state.lastOccurredAt ? state.lastOccurredAt : null;
+    const outcome = await applyEvent(e);
+    if (outcome === NO_HIRE_YET) {
+      await awaitHire(e);
+      return;
+    }
+    if (newer === null) state.lastOccurredAt = p.occurredAt;
+    if (lifecycleKind) state.lastLifecycleAt = p.occurredAt;
+    const label = retry ? 'applied once the hire arrived: ' : newer !== null ? `late (older than ${newer}): ` : '';
+    await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'applied', outcome: `${label}${outcome}` });
+    // The person exists now: whatever waited for the hire is applied next, in order with the rest.
+    for (const waiting of state.awaitingHire ?? []) {
+      retried.add(waiting.id);
+      inbox.push(waiting);
+    }
+    if (state.awaitingHire?.length) sortInbox();
+    state.awaitingHire = [];
+  }
+
+  /** Keeps an event that came before the person's hire, to apply it once the hire arrives; the oldest kept goes first. */
+  async function awaitHire(e: LifecycleEvent): Promise<void> {
+    const awaiting = [...(state.awaitingHire ?? []), e];
+    state.awaitingHire = awaiting.slice(-AWAITING_HIRE_EVENTS);
+    await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'failed', outcome: `${NO_HIRE_YET}; it is applied when the hire arrives` });
+    for (const dropped of awaiting.slice(0, -AWAITING_HIRE_EVENTS)) {
+      await acts.markHrEvent({ ...ref, eventRowId: dropped.id, status: 'failed', outcome: `${NO_HIRE_YET}; no longer kept (more than ${AWAITING_HIRE_EVENTS} events waited for a hire)` });
     }
   }
 
@@ -189,21 +299,10 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     }
     while (inbox.length > 0) {
       const e = inbox.shift() as LifecycleEvent;
-      if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt && e.payload.type === 'update') {
-        // An update that arrives after a newer event still counts for the attributes no newer event set:
-        // profile values are ordered per attribute by observation time, so nothing newer is overwritten.
-        const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: e.payload });
-        await acts.markHrEvent({
-          ...ref, eventRowId: e.id, status: 'applied',
-          outcome: `late: older than ${state.lastOccurredAt}; applied where no newer value exists (${applied.changed.join(', ') || 'no change'})`,
-        });
-      } else if (state.lastOccurredAt !== null && e.payload.occurredAt < state.lastOccurredAt) {
-        await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied event (${state.lastOccurredAt})` });
-      } else {
-        state.lastOccurredAt = e.payload.occurredAt;
-        const outcome = await applyEvent(e);
-        await acts.markHrEvent({ ...ref, eventRowId: e.id, status: outcome.startsWith('failed') ? 'failed' : 'applied', outcome });
-      }
+      const retry = retried.delete(e.id);
+      if (patched(LIFECYCLE_LATE_EVENTS)) await applyInOrder(e, retry);
+      else await applyOrSupersede(e);
+      if (retry) continue;
       state.recentEventIds = [...state.recentEventIds, e.id].slice(-RECENT_EVENT_IDS);
       state.eventsProcessed += 1;
       processedThisRun += 1;

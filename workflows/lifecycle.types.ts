@@ -3,6 +3,12 @@ import type { EligibilityRule } from './access-policy';
 
 export type HrEventType = 'hire' | 'update' | 'termination' | 'rehire' | 'cancellation';
 
+/**
+ * The event types that start, end or cancel a run. Only a newer one of these supersedes a late one: a late
+ * update or a late termination after a newer update still counts, in order.
+ */
+export const lifecycleEventTypes: readonly HrEventType[] = ['hire', 'termination', 'rehire', 'cancellation'];
+
 /** An HR event as the HR system sends it (validated by the API before it is stored). */
 export interface HrEventPayload {
   eventId: string;
@@ -70,8 +76,13 @@ export interface ScheduledRun {
   runId: string;
   kind: 'joiner' | 'leaver';
   dueAt: string;
-  /** The event that scheduled it (corrections and cancellations refer to it). */
+  /** The event that scheduled it, or the last correction of its date. */
   eventId: string | null;
+  /**
+   * Every event of the run's chain: the one that first scheduled it and each correction, so a cancellation
+   * naming any of them cancels it. Absent in state written before patch `lifecycle-late-events`.
+   */
+  eventIds?: string[];
 }
 
 export type PersonLifecycleState = 'unknown' | 'active' | 'disabled' | 'deleted';
@@ -80,8 +91,18 @@ export interface LifecycleState {
   tenantId: string;
   personId: string;
   personState: PersonLifecycleState;
-  /** The newest event applied: an older event arriving later never overwrites it. */
+  /** The newest event applied (a late one is labelled so; profile values never go back in time). */
   lastOccurredAt: string | null;
+  /**
+   * The newest hire, termination, rehire or cancellation applied: an older one of these arriving later is
+   * superseded. Absent in state written before patch `lifecycle-late-events`.
+   */
+  lastLifecycleAt?: string | null;
+  /**
+   * Events that failed because no hire had been seen yet, oldest first, re-applied once a hire creates the
+   * person (bounded). Absent in state written before patch `lifecycle-late-events`.
+   */
+  awaitingHire?: LifecycleEvent[];
   scheduled: ScheduledRun | null;
   /** A run paused by a `wait` step (a leaver's retention wait): its remaining steps resume at `dueAt`. */
   resume: { runId: string; kind: LifecycleKind; dueAt: string; steps: LifecycleStep[] } | null;

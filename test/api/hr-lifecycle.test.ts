@@ -38,6 +38,12 @@ describe('HR events and lifecycles', () => {
   const waitRun = (employeeId: string, kind: string, status: string) => eventually(async () =>
     ((await lifecycleOf(employeeId)).runs?.some((r: { kind: string; status: string }) => r.kind === kind && r.status === status) ? true : undefined), 20_000, `${employeeId} ${kind} ${status}`);
   const waitFor = (employeeId: string, status: string, ms = 20_000) => eventually(async () => ((await statusOf(employeeId)) === status ? true : undefined), ms, `${employeeId} ${status}`);
+  type HrEventView = { eventId: string; status: string; outcome: string | null };
+  const eventsOf = async (employeeId: string) => (await admin.get(`${t}/hr/events?employeeId=${employeeId}`)).body.items as HrEventView[];
+  const waitEvent = (employeeId: string, id: string, status: string) => eventually(async () =>
+    (await eventsOf(employeeId)).find((e) => e.eventId === id && e.status === status), 20_000, `${id} ${status}`);
+  /** An ISO time relative to a fixed base, so events built at different moments keep the HR system's order. */
+  const at = (base: number, offsetMs: number) => new Date(base + offsetMs).toISOString();
 
   before(async () => {
     worker = await startWorker();
@@ -207,6 +213,102 @@ describe('HR events and lifecycles', () => {
       expect(lateHire.status).to.equal(202);
       await eventually(async () => ((await admin.get(`${t}/hr/events?employeeId=E6&status=superseded`)).body.items.length === 1 ? true : undefined), 20_000, 'late hire superseded');
       expect((await lifecycleOf('E6')).runs.filter((r: { kind: string }) => r.kind === 'joiner')).to.have.length(1);
+    });
+  });
+
+  describe('when a termination arrives after a later update', () => {
+    it('should still run the leaver, in the HR system\'s order', async () => {
+      await send(hire('L1', { department: 'engineering' }));
+      await waitRun('L1', 'joiner', 'completed');
+      const base = Date.now();
+      const update = { eventId: eventId(), type: 'update', employeeId: 'L1', occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
+      await send(update);
+      await waitEvent('L1', update.eventId, 'applied');
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'L1', occurredAt: at(base, 1000), profile: {} };
+      await send(termination);
+      await waitFor('L1', 'disabled');
+      const applied = await waitEvent('L1', termination.eventId, 'applied');
+      expect(applied.outcome).to.match(/^late \(older than .*\): leaver ran$/);
+      expect(await liveEdges('L1')).to.deep.equal([]);
+    });
+  });
+
+  describe('when an update arrives before the hire', () => {
+    it('should fail it until the hire creates the person, then apply it', async () => {
+      const base = Date.now();
+      const update = { eventId: eventId(), type: 'update', employeeId: 'L2', occurredAt: at(base, 1000), profile: { payGrade: 'G2' } };
+      await send(update);
+      expect((await waitEvent('L2', update.eventId, 'failed')).outcome).to.match(/^failed: no hire has been seen/);
+      await send(hire('L2', { department: 'sales' }, { occurredAt: at(base, 0) }));
+      await waitFor('L2', 'active');
+      const applied = await waitEvent('L2', update.eventId, 'applied');
+      expect(applied.outcome).to.equal('applied once the hire arrived: profile updated (payGrade)');
+      expect((await admin.get(`${t}/people/${person('L2')}`)).body.profile).to.include({ department: 'sales', payGrade: 'G2' });
+      expect((await eventsOf('L2')).map((e) => e.status)).to.deep.equal(['applied', 'applied']);
+    });
+  });
+
+  describe('when a department change arrives after a later update', () => {
+    it('should run the mover for it', async () => {
+      await send(hire('L3', { department: 'engineering' }));
+      await waitRun('L3', 'joiner', 'completed');
+      const base = Date.now();
+      const newer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
+      await send(newer);
+      await waitEvent('L3', newer.eventId, 'applied');
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 1000), profile: { department: 'sales' } };
+      await send(transfer);
+      await waitRun('L3', 'mover', 'completed');
+      expect((await waitEvent('L3', transfer.eventId, 'applied')).outcome).to.match(/^late \(older than .*\): mover ran \(department\)$/);
+      expect((await liveEdges('L3')).map((e) => e.target.id)).to.deep.equal([groups.sales]);
+    });
+  });
+
+  describe('when a hire arrives during a leaver\'s retention wait', () => {
+    it('should cancel the pending deletion and run the joiner', async () => {
+      expect((await admin.request('PUT', `${t}/hr/settings`, { leaverDeleteAfterSeconds: 600 })).status).to.equal(200);
+      await send(hire('L4', { department: 'engineering' }));
+      await waitRun('L4', 'joiner', 'completed');
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'L4', occurredAt: iso(1), profile: {} });
+      await waitFor('L4', 'disabled');
+      await eventually(async () => ((await lifecycleOf('L4')).upcoming?.length === 1 ? true : undefined), 20_000, 'leaver waiting to delete');
+      await send(hire('L4', { department: 'engineering' }, { occurredAt: iso(2) }));
+      await waitFor('L4', 'active');
+      await eventually(async () => ((await lifecycleOf('L4')).upcoming?.length === 0 ? true : undefined), 20_000, 'deletion cancelled');
+      const runs = (await lifecycleOf('L4')).runs as { kind: string; status: string; reason: string | null }[];
+      const leaver = runs.find((r) => r.kind === 'leaver');
+      expect(leaver?.status).to.equal('cancelled');
+      expect(leaver?.reason).to.match(/^hired again by HR event .* while the leaver was pending$/);
+      expect(runs.filter((r) => r.kind === 'joiner' && r.status === 'completed')).to.have.length(2);
+    });
+  });
+
+  describe('when a hire\'s start date is corrected and the original hire is then cancelled', () => {
+    it('should cancel the rescheduled joiner', async () => {
+      const original = hire('L5', { department: 'sales' }, { effectiveAt: iso(60_000) });
+      await send(original);
+      await eventually(async () => ((await lifecycleOf('L5')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
+      await send(hire('L5', { department: 'sales' }, { occurredAt: iso(1), effectiveAt: iso(90_000) }));
+      await waitRun('L5', 'joiner', 'cancelled');
+      await send({ eventId: eventId(), type: 'cancellation', employeeId: 'L5', occurredAt: iso(2), cancelsEventId: original.eventId });
+      await eventually(async () => ((await lifecycleOf('L5')).upcoming?.length === 0 ? true : undefined), 10_000, 'corrected joiner cancelled');
+      const runs = (await lifecycleOf('L5')).runs as { kind: string; status: string; reason: string | null }[];
+      expect(runs.map((r) => [r.kind, r.status, r.reason?.split(' by ')[0] ?? null])).to.deep.equal([['joiner', 'cancelled', 'cancelled'], ['joiner', 'cancelled', 'rescheduled']]);
+      expect(await statusOf('L5')).to.equal('pending');
+    });
+  });
+
+  describe('when a leaver is kicked off by hand before a future start date', () => {
+    it('should cancel the scheduled joiner', async () => {
+      await send(hire('L6', { department: 'sales' }, { effectiveAt: iso(60_000) }));
+      await eventually(async () => ((await lifecycleOf('L6')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
+      const res = await admin.post(`${t}/people/${person('L6')}/lifecycle/kickoff`, { kind: 'leaver', reason: 'offer withdrawn' });
+      expect(res.status).to.equal(202);
+      await waitFor('L6', 'disabled');
+      await waitRun('L6', 'joiner', 'cancelled');
+      expect((await lifecycleOf('L6')).upcoming.map((u: { kind: string }) => u.kind)).to.not.include('joiner');
+      const joiner = ((await lifecycleOf('L6')).runs as { kind: string; status: string; reason: string | null }[]).find((r) => r.kind === 'joiner');
+      expect(joiner).to.include({ status: 'cancelled', reason: `cancelled by leaver run ${res.body.runId} (manual) before the start date` });
     });
   });
 
