@@ -3,8 +3,8 @@ import { lockTenantAccess, revokeEdge, revokeEdgesBySourceRef } from '../db/repo
 import { recordRequestPlan, type RecordedPlan } from '../db/repositories/grant-plans';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
-  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedGrant, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
-  writeDecision,
+  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedGrant, recordedRequestPlan, recordSubmittedRequest, RequestClosedError,
+  requestGrantRef, writeDecision,
 } from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
@@ -130,7 +130,13 @@ export function accessRequestActivities(db: Db) {
      * grant. Usually the API has committed it already: one read finds that, without a transaction.
      */
     async grantBundle(input: GrantRequestInput): Promise<GrantResult> {
-      return (await recordedGrant(db, input.tenantId, input.requestId)) ?? db.transaction().execute((tx) => grantApprovedRequest(tx, input));
+      try {
+        return (await recordedGrant(db, input.tenantId, input.requestId)) ?? await db.transaction().execute((tx) => grantApprovedRequest(tx, input));
+      } catch (err) {
+        // A request recorded as ended is never granted, and retrying cannot change that.
+        if (err instanceof RequestClosedError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.Conflict);
+        throw err;
+      }
     },
 
     /** Revokes what a request granted (at expiry), with evidence; revoking again changes nothing. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { eligibilityFacts, getBundle } from '../../db/repositories/access-bundles';
 import {
   type AccessRequest, findLiveRequest, getRequest, grantApprovedRequest, isApproverOf, listPendingApprovals, listRequestEvents, listRequests, recordSubmittedRequest,
+  RequestClosedError,
 } from '../../db/repositories/access-requests';
 import { idFromKey, newId } from '../../db/repositories/ids';
 import { missingPersonIds } from '../../db/repositories/people';
@@ -197,7 +198,11 @@ export const requestRoutes = [
       if (result.grant) {
         const grant = result.grant;
         const committed = await deps.db.transaction().execute((tx) => grantApprovedRequest(tx, grant))
-          .catch((err: unknown) => log.warn({ err, requestId: request.id }, 'grant left to the workflow'));
+          .catch((err: unknown) => {
+            // The request ended before this decision could grant it: the decision changed nothing.
+            if (err instanceof RequestClosedError) throw new ApiError('request_closed', `The request is ${err.status}.`);
+            log.warn({ err, requestId: request.id }, 'grant left to the workflow');
+          });
         // Downstream provisioning starts now, off the response path; the request's run starts the same
         // plan after its grace period in case this does not.
         const plan = committed ? committed.plan : null;

@@ -248,11 +248,19 @@ export async function recordedGrant(db: Executor, tenantId: string, requestId: s
   };
 }
 
+/** The request ended (denied, cancelled, expired) before its grant could commit; nothing was written. */
+export class RequestClosedError extends Error {
+  constructor(readonly requestId: string, readonly status: RequestStatus) {
+    super(`access request ${requestId} is ${status}`);
+  }
+}
+
 /**
  * Commits an approved request's grant: the deciding approver's decision, the `approved` and `granted`
  * history, the access edges and the grant's provisioning plan, once (a second call finds it granted and
- * changes nothing). It sits on the approve-to-grant path, so it keeps its round trips few: the history
- * events go in one statement at the end and every audit event in one more (`gatheringAudit`).
+ * changes nothing). A request that ended otherwise is refused with RequestClosedError, unchanged. It sits
+ * on the approve-to-grant path, so it keeps its round trips few: the history events go in one statement at
+ * the end and every audit event in one more (`gatheringAudit`).
  */
 export async function grantApprovedRequest(tx: Executor, input: GrantRequestInput): Promise<GrantResult> {
   return gatheringAudit(tx, async () => {
@@ -262,6 +270,8 @@ export async function grantApprovedRequest(tx: Executor, input: GrantRequestInpu
       if (input.decision) await writeDecision(tx, input.decision);
       return (await recordedGrant(tx, input.tenantId, input.requestId)) as GrantResult;
     }
+    // Denied, cancelled or expired is final: a decision that raced the close must not grant over it.
+    if (request.status !== 'pending' && request.status !== 'approved') throw new RequestClosedError(request.id, request.status);
     const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
     const history: RequestEventInput[] = [];
     if (input.decision) {

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { sql } from 'kysely';
+import { lockRequest } from '../../db/repositories/access-requests';
 import { accessRequestStateQuery, decideUpdate } from '../../workflows/messages';
 import { testEnv } from '../support/env';
-import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
+import { ApiClient, type ApiResponse, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
 import {
   type AccessOrg, createAccessOrg, createBundle, grantEdges, historyKinds, stageOpen, submit, twoStagePolicy, waitStatus,
 } from '../support/access-org';
@@ -158,6 +160,76 @@ describe('access requests', () => {
       await waitStatus(org, id, 'expired');
       expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'expired:0']);
       expect((await decide('manager', id)).body.code).to.equal('request_closed');
+    });
+  });
+
+  describe('when a decision or cancellation arrives while the run is writing a stage timeout', () => {
+    /**
+     * Holds the request's row lock so the run's next write (the expiry, or the escalation's approvers) waits
+     * on it, and runs `act` once that write is waiting: the window between the stage timing out and the
+     * write landing, held open deterministically.
+     */
+    async function whileTimeoutWriteWaits(requestId: string, act: () => Promise<void>): Promise<void> {
+      let release = () => undefined as void;
+      const released = new Promise<void>((r) => { release = r; });
+      let locked = () => undefined as void;
+      const isLocked = new Promise<void>((r) => { locked = r; });
+      const holder = testEnv().db.transaction().execute(async (tx) => {
+        await lockRequest(tx, org.tenant.id, requestId);
+        locked();
+        await released;
+      });
+      try {
+        await isLocked;
+        await eventually(async () => {
+          const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`.execute(testEnv().db);
+          return rows[0]!.n > 0 ? true : undefined;
+        }, 20_000, 'the timeout write to wait on the lock');
+        await act();
+      } finally {
+        release();
+        await holder;
+      }
+    }
+    /**
+     * The answer's status and code, or 'no answer' when there is none in 20 s (an accepted decision waits on
+     * the lock). While a local activity runs, an Update reaches the run only with the next workflow task
+     * heartbeat, some 8 s later.
+     */
+    const answered = (res: Promise<ApiResponse>) => Promise.race([res.then((r) => [r.status, r.body.code]), new Promise((r) => setTimeout(() => r('no answer'), 20_000))]);
+
+    it('should refuse both with request_closed while the expiry is written, and never grant', async function () {
+      if (!process.env.DATABASE_URL) this.skip(); // Holding a row lock beside the API needs a PostgreSQL with more than one connection.
+      const bundle = await createBundle(org, 'expiring', { policy: { stages: [{ ...twoStagePolicy(org).stages[0], timeout: { afterSeconds: 3, action: 'expire' } }], approverOncePerRequest: false } });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      await whileTimeoutWriteWaits(id, async () => {
+        const answers = await Promise.all([answered(decide('manager', id)), answered(org.as.alice.post(`${org.t}/requests/${id}/cancel`, {}))]);
+        expect(answers).to.deep.equal([[409, 'request_closed'], [409, 'request_closed']]);
+        expect((await workflowState(id)).stages[0]!.decisions).to.deep.equal([]);
+      });
+      await waitStatus(org, id, 'expired');
+      expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'expired:0']);
+      expect(await grantEdges(org, id)).to.deep.equal([]);
+    });
+
+    it('should refuse the original and the escalation approvers while the escalation is written', async function () {
+      if (!process.env.DATABASE_URL) this.skip(); // As above.
+      const bundle = await createBundle(org, 'escalating', {
+        policy: twoStagePolicy(org, { stage1: { timeout: { afterSeconds: 3, action: 'escalate', escalateTo: [{ type: 'person', personId: org.ids.boss }], escalationAfterSeconds: 600 } } }),
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      await whileTimeoutWriteWaits(id, async () => {
+        const answers = await Promise.all([answered(decide('manager', id)), answered(decide('boss', id))]);
+        expect(answers).to.deep.equal([[403, 'not_an_approver'], [403, 'not_an_approver']]);
+        expect((await workflowState(id)).stages[0]!.decisions).to.deep.equal([]);
+      });
+      await eventually(async () => ((await historyKinds(org, id)).includes('escalated:0') ? true : undefined), 20_000, 'escalation');
+      const res = await decide('boss', id);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.currentStage).to.equal(1);
     });
   });
 
