@@ -10,6 +10,7 @@ import type { Actor } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { missingPersonIds } from '../db/repositories/people';
 import { ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
 import { type ApproverSpec, type BundleItem, eligibleApprovers, isNativeItem, type Quorum } from '../workflows/access-policy';
 import {
   accessRequestWorkflowId, type AccessRequestInput, type DecisionRecord, type GrantRequestInput, type RequestStatus,
@@ -86,7 +87,11 @@ export function accessRequestActivities(db: Db) {
         if (approvers.length > 0) {
           await tx.insertInto('access_request_approvers')
             .values(approvers.map((p) => ({ tenant_id: input.tenantId, request_id: input.requestId, stage: input.stage, person_id: p, escalation: input.escalation, decision: null })))
-            .onConflict((oc) => oc.columns(['request_id', 'stage', 'person_id']).doNothing())
+            // An original approver who is an escalation approver too keeps their one row, now marked escalation:
+            // the approvals list asks only escalation approvers once a stage is escalated, and a retry of
+            // this escalation reads its approvers back by that mark.
+            .onConflict((oc) => oc.columns(['request_id', 'stage', 'person_id'])
+              .doUpdateSet({ escalation: sql<boolean>`access_request_approvers.escalation or excluded.escalation` }))
             .execute();
         }
         return { approvers };

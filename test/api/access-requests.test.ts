@@ -151,6 +151,25 @@ describe('access requests', () => {
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       expect(res.body.currentStage).to.equal(1);
     });
+
+    it('should ask an original approver who is an escalation approver too, and let them decide', async () => {
+      const bundle = await createBundle(org, 'escalates-to-self', {
+        policy: twoStagePolicy(org, {
+          stage1: { timeout: { afterSeconds: 2, action: 'escalate', escalateTo: [{ type: 'manager' }, { type: 'person', personId: org.ids.boss }], escalationAfterSeconds: 600 } },
+        }),
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await eventually(async () => ((await historyKinds(org, id)).includes('escalated:0') ? true : undefined), 20_000, 'escalation');
+      const approvers = (await org.admin.get(`${org.t}/requests/${id}`)).body.stages[0].approvers;
+      expect(approvers.map((a: { personId: string; escalation: boolean }) => [a.personId, a.escalation]).sort())
+        .to.deep.equal([[org.ids.boss, true], [org.ids.manager, true]].sort());
+      for (const who of ['manager', 'boss'] as const) {
+        expect((await org.as[who].get(`${org.t}/approvals`)).body.items.map((r: { id: string }) => r.id), who).to.deep.equal([id]);
+      }
+      const res = await decide('manager', id);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.currentStage).to.equal(1);
+    });
   });
 
   describe('when a stage times out with expiry', () => {
