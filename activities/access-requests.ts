@@ -4,7 +4,7 @@ import { recordRequestPlan, type RecordedPlan } from '../db/repositories/grant-p
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
   appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedGrant, recordedRequestPlan, recordSubmittedRequest, RequestClosedError,
-  requestGrantRef, writeDecision,
+  RequestExistsError, requestGrantRef, writeDecision,
 } from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
@@ -68,7 +68,14 @@ export function accessRequestActivities(db: Db) {
   return {
     /** Records the submission if the API's own write is missing (idempotent). */
     async recordSubmission(input: AccessRequestInput): Promise<void> {
-      await db.transaction().execute((tx) => recordSubmittedRequest(tx, input, accessRequestWorkflowId(input.requestId), null));
+      try {
+        await db.transaction().execute((tx) => recordSubmittedRequest(tx, input, accessRequestWorkflowId(input.requestId), null));
+      } catch (err) {
+        // A concurrent submission for the same bundle and person won: this run's request was refused (the API
+        // answered request_exists and ends the run), so it must not be recorded.
+        if (err instanceof RequestExistsError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.Conflict);
+        throw err;
+      }
     },
 
     /**

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { lockRequest } from '../../db/repositories/access-requests';
+import { idFromKey } from '../../db/repositories/ids';
 import { accessRequestStateQuery, decideUpdate } from '../../workflows/messages';
 import { testEnv } from '../support/env';
 import { ApiClient, type ApiResponse, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
@@ -339,6 +340,43 @@ describe('access requests', () => {
       const again = await org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x' });
       expect(again.body.code).to.equal('request_exists');
       expect((await historyKinds(org, a.body.id)).filter((k) => k === 'submitted')).to.have.length(1);
+    });
+
+    it('should refuse the same key with a different body with idempotency_key_reused, and create nothing', async () => {
+      const [bundle, other] = [await createBundle(org, 'idem-body'), await createBundle(org, 'idem-other')];
+      const key = { 'idempotency-key': 'req-body' };
+      const body = { bundleId: bundle, justification: 'x' };
+      const first = await org.as.alice.post(`${org.t}/requests`, body, key);
+      expect(first.status, JSON.stringify(first.body)).to.equal(202);
+      // The same request, the beneficiary named explicitly this time.
+      const same = await org.as.alice.post(`${org.t}/requests`, { ...body, personId: org.ids.alice }, key);
+      expect([same.status, same.body.id]).to.deep.equal([202, first.body.id]);
+      for (const changed of [{ bundleId: other }, { justification: 'y' }, { durationSeconds: 60 }]) {
+        const res = await org.as.alice.post(`${org.t}/requests`, { ...body, ...changed }, key);
+        expect([res.status, res.body.code], JSON.stringify(changed)).to.deep.equal([409, 'idempotency_key_reused']);
+      }
+      // A delegate's key covers the person it named.
+      const delegated = await org.admin.post(`${org.t}/requests`, { bundleId: other, personId: org.ids.alice, justification: 'x' }, key);
+      expect(delegated.status).to.equal(202);
+      const forBob = await org.admin.post(`${org.t}/requests`, { bundleId: other, personId: org.ids.bob, justification: 'x' }, key);
+      expect([forBob.status, forBob.body.code]).to.deep.equal([409, 'idempotency_key_reused']);
+      expect((await org.admin.get(`${org.t}/requests`)).body.items.map((r: { id: string }) => r.id).sort()).to.deep.equal([first.body.id, delegated.body.id].sort());
+    });
+
+    it('should record one of concurrent submissions for the same bundle and person and end the others\' runs', async () => {
+      const bundle = await createBundle(org, 'racing');
+      const keys = ['race-1', 'race-2', 'race-3', 'race-4', 'race-5'];
+      const answers = await Promise.all(keys.map((k) => org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x' }, { 'idempotency-key': k })));
+      expect(answers.map((a) => a.status).sort()).to.deep.equal([202, 409, 409, 409, 409]);
+      expect(answers.filter((a) => a.status === 409).map((a) => a.body.code)).to.deep.equal(['request_exists', 'request_exists', 'request_exists', 'request_exists']);
+      const winner = answers.find((a) => a.status === 202)!.body.id;
+      expect((await org.admin.get(`${org.t}/requests`)).body.items.map((r: { id: string }) => r.id)).to.deep.equal([winner]);
+      for (const k of keys) {
+        const id = idFromKey(`access-request:${org.tenant.id}:${org.ids.alice}`, k);
+        if (id === winner) continue;
+        const run = await testEnv().client.workflow.getHandle(`access-request:${id}`).describe().then((d) => d.status.name, () => 'never started');
+        expect(['TERMINATED', 'FAILED', 'never started'], k).to.include(run);
+      }
     });
 
     it('should let a delegate submit for someone else only with submit_for_others', async () => {

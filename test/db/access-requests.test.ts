@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createBundle } from '../../db/repositories/access-bundles';
 import {
-  getRequest, grantApprovedRequest, listRequestEvents, recordSubmittedRequest, RequestClosedError, requestGrantRef,
+  getRequest, grantApprovedRequest, listRequestEvents, recordSubmittedRequest, RequestClosedError, RequestExistsError, requestGrantRef,
 } from '../../db/repositories/access-requests';
 import { createCatalogObject } from '../../db/repositories/catalog';
 import type { AccessRequestInput } from '../../workflows/access-request.types';
@@ -34,6 +34,21 @@ describe('access requests (repository)', () => {
   const grantOf = (requestId: string) => ({
     tenantId: input.tenantId, requestId, bundleVersion: 1, stage: 0, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: null,
     decision: { tenantId: input.tenantId, requestId, bundleVersion: 1, stage: 0, personId: input.definition.ownerPersonId, decision: 'approve' as const, comment: null },
+  });
+
+  describe('when a second open request for the same bundle and person is recorded', () => {
+    it('should refuse it with RequestExistsError, write nothing, and allow one again once the first has ended', async () => {
+      const first = randomUUID();
+      expect(await submitted({ requestId: first })).to.equal(true);
+      expect(await submitted({ requestId: first }), 'a retried write').to.equal(false);
+      const second = randomUUID();
+      const refusal = await submitted({ requestId: second }).then(() => null, (err: unknown) => err);
+      expect(refusal).to.be.instanceOf(RequestExistsError);
+      expect(await getRequest(testEnv().db, input.tenantId, second)).to.equal(null);
+      expect(await listRequestEvents(testEnv().db, input.tenantId, second)).to.deep.equal([]);
+      await setStatus(first, 'denied');
+      expect(await submitted({ requestId: second })).to.equal(true);
+    });
   });
 
   describe('when a grant is committed for a request that has ended', () => {
