@@ -3,13 +3,14 @@ import { lockTenantAccess, revokeEdge, revokeEdgesBySourceRef } from '../db/repo
 import { recordRequestPlan, type RecordedPlan } from '../db/repositories/grant-plans';
 import { groupMemberPeople, managerOf } from '../db/repositories/access-bundles';
 import {
-  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedGrant, recordedRequestPlan, recordSubmittedRequest, requestGrantRef,
-  writeDecision,
+  appendRequestEvent, type GrantResult, grantApprovedRequest, lockRequest, recordedGrant, recordedRequestPlan, recordSubmittedRequest, RequestClosedError,
+  RequestExistsError, requestGrantRef, writeDecision,
 } from '../db/repositories/access-requests';
 import type { Actor } from '../db/repositories/audit';
 import { syncDerivedGroupEdges } from '../db/repositories/group-members';
 import { missingPersonIds } from '../db/repositories/people';
 import { ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
 import { type ApproverSpec, type BundleItem, eligibleApprovers, isNativeItem, type Quorum } from '../workflows/access-policy';
 import {
   accessRequestWorkflowId, type AccessRequestInput, type DecisionRecord, type GrantRequestInput, type RequestStatus,
@@ -67,7 +68,14 @@ export function accessRequestActivities(db: Db) {
   return {
     /** Records the submission if the API's own write is missing (idempotent). */
     async recordSubmission(input: AccessRequestInput): Promise<void> {
-      await db.transaction().execute((tx) => recordSubmittedRequest(tx, input, accessRequestWorkflowId(input.requestId), null));
+      try {
+        await db.transaction().execute((tx) => recordSubmittedRequest(tx, input, accessRequestWorkflowId(input.requestId), null));
+      } catch (err) {
+        // A concurrent submission for the same bundle and person won: this run's request was refused (the API
+        // answered request_exists and ends the run), so it must not be recorded.
+        if (err instanceof RequestExistsError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.Conflict);
+        throw err;
+      }
     },
 
     /**
@@ -86,7 +94,11 @@ export function accessRequestActivities(db: Db) {
         if (approvers.length > 0) {
           await tx.insertInto('access_request_approvers')
             .values(approvers.map((p) => ({ tenant_id: input.tenantId, request_id: input.requestId, stage: input.stage, person_id: p, escalation: input.escalation, decision: null })))
-            .onConflict((oc) => oc.columns(['request_id', 'stage', 'person_id']).doNothing())
+            // An original approver who is an escalation approver too keeps their one row, now marked escalation:
+            // the approvals list asks only escalation approvers once a stage is escalated, and a retry of
+            // this escalation reads its approvers back by that mark.
+            .onConflict((oc) => oc.columns(['request_id', 'stage', 'person_id'])
+              .doUpdateSet({ escalation: sql<boolean>`access_request_approvers.escalation or excluded.escalation` }))
             .execute();
         }
         return { approvers };
@@ -130,7 +142,13 @@ export function accessRequestActivities(db: Db) {
      * grant. Usually the API has committed it already: one read finds that, without a transaction.
      */
     async grantBundle(input: GrantRequestInput): Promise<GrantResult> {
-      return (await recordedGrant(db, input.tenantId, input.requestId)) ?? db.transaction().execute((tx) => grantApprovedRequest(tx, input));
+      try {
+        return (await recordedGrant(db, input.tenantId, input.requestId)) ?? await db.transaction().execute((tx) => grantApprovedRequest(tx, input));
+      } catch (err) {
+        // A request recorded as ended is never granted, and retrying cannot change that.
+        if (err instanceof RequestClosedError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.Conflict);
+        throw err;
+      }
     },
 
     /** Revokes what a request granted (at expiry), with evidence; revoking again changes nothing. */

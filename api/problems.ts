@@ -26,6 +26,7 @@ export const ProblemCodes = {
   duplicate_decision: { status: 409, title: 'This approver has already decided this stage' },
   request_closed: { status: 409, title: 'The request is no longer open' },
   request_exists: { status: 409, title: 'An open or granted request for this bundle and person exists' },
+  idempotency_key_reused: { status: 409, title: 'The Idempotency-Key was used for a request with a different body' },
   name_taken: { status: 409, title: 'The name is already in use' },
   group_cycle: { status: 409, title: 'A group cannot contain itself' },
   issue_resolved: { status: 409, title: 'The resolution issue is already resolved' },

@@ -49,13 +49,29 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   let recordedOpen = -1;
   const grantInput = { ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: input.durationSeconds };
   let finalDecision: GrantRequestInput['decision'] | null = null;
+  /**
+   * Set synchronously, before the first await, once the run knows the request ends (expired, denied,
+   * cancelled): until the status write lands state.status still reads pending, and a decision or cancellation
+   * accepted meanwhile would act on a request that is already over (a decision meeting the quorum would let
+   * the API grant it). Only the validators read it, so setting it never changes the run's commands.
+   */
+  let closing = false;
+  /**
+   * Set, likewise, from a stage's timeout until its escalation approvers are in place: the original
+   * approvers may no longer decide, and the escalation approvers may not yet.
+   */
+  let escalating = false;
 
   const current = (): StageState | null => (state.currentStage === null ? null : state.stages[state.currentStage] ?? null);
   const counted = (stage: StageState) => stage.decisions.filter((d) => stage.approvers.includes(d.personId));
   const outcome = (stage: StageState) => (stage.required === null ? 'open' : stageOutcome(stage.required, counted(stage)));
   const closed = () => state.status !== 'pending' && state.status !== 'approved';
+  /** The request is over, or will be once the run's next write lands: a deny is in, or a final status is being written. */
+  const ending = () => closing || (current() !== null && outcome(current() as StageState) === 'denied');
 
+  /** Ends the request with a final status; see `closing` for why the flag is set before the write. */
   async function setStatus(status: RequestStatus, kind: string, actor: { kind: 'workflow' | 'person' | 'api_token'; id: string }, details: Record<string, unknown> = {}) {
+    closing = true;
     await recordTransition({ ...base, status, kind, stage: state.currentStage, actor, details, dedupeKey: kind });
     state.status = status;
     upsertSearchAttributes([{ key: PortalStatus, value: status }]);
@@ -87,11 +103,11 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     validator: (d) => {
       const stage = current();
       const refusal = decisionRefusal({
-        open: state.status === 'pending' && cancellation === null,
+        open: state.status === 'pending' && cancellation === null && !ending(),
         beneficiaryPersonId: input.beneficiaryPersonId,
         submittedByPersonId: input.submittedByPersonId,
-        // Between stages (the next one not yet open) nobody is an approver.
-        approvers: stage && outcome(stage) === 'open' ? stage.approvers : [],
+        // Between stages (the next one not yet open) and while a stage is being escalated nobody is an approver.
+        approvers: stage && !escalating && outcome(stage) === 'open' ? stage.approvers : [],
         decidedThisStage: stage?.decisions.map((x) => x.personId) ?? [],
         decidedEarlier: state.stages.filter((s) => s !== stage).flatMap((s) => s.decisions.map((x) => x.personId)),
         approverOncePerRequest: policy.approverOncePerRequest,
@@ -106,7 +122,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     return state;
   }, {
     validator: (c) => {
-      if (state.status !== 'pending' || cancellation !== null) refuse('request_closed');
+      if (state.status !== 'pending' || cancellation !== null || ending()) refuse('request_closed');
       if (!c.administrative && c.personId !== input.beneficiaryPersonId && c.personId !== input.submittedByPersonId) refuse('not_requester');
     },
   });
@@ -139,6 +155,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
 
     let stageResult = await awaitStage(stage, spec.timeout.afterSeconds);
     if (stageResult === 'timed_out' && spec.timeout.action === 'escalate') {
+      escalating = true;
       const quorum = spec.timeout.escalationQuorum ?? { type: 'count', count: 1 };
       const escalated = await resolveStage({
         ...base, stage: i, approvers: spec.timeout.escalateTo ?? [], escalation: true, ownerPersonId: input.definition.ownerPersonId,
@@ -149,6 +166,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
       stage.approvers = escalated.approvers;
       stage.required = requiredApprovals(quorum, escalated.approvers.length);
       stage.escalated = true;
+      escalating = false;
       await markStageOpen({ ...base, stage: i, escalation: true, approvers: stage.approvers, required: stage.required, quorum });
       stageResult = await awaitStage(stage, spec.timeout.escalationAfterSeconds ?? spec.timeout.afterSeconds);
     }

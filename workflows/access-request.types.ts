@@ -16,6 +16,11 @@ export interface AccessRequestInput {
   justification: string;
   /** How long the grant lasts (seconds), or null for no expiry. */
   durationSeconds: number | null;
+  /**
+   * What the submission asked for, hashed (see submissionHash), recorded with the request so a replayed
+   * Idempotency-Key can be checked against it. Optional: runs started before it existed lack it.
+   */
+  submissionHash?: string | null;
 }
 
 export interface DecideInput {

@@ -5,7 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { eligibilityFacts, getBundle } from '../../db/repositories/access-bundles';
 import {
-  type AccessRequest, findLiveRequest, getRequest, grantApprovedRequest, isApproverOf, listPendingApprovals, listRequestEvents, listRequests, recordSubmittedRequest,
+  type AccessRequest, findLiveRequest, getRequest, getSubmittedRequest, grantApprovedRequest, isApproverOf, listPendingApprovals, listRequestEvents, listRequests,
+  recordSubmittedRequest, RequestClosedError, RequestExistsError, submissionHash,
 } from '../../db/repositories/access-requests';
 import { idFromKey, newId } from '../../db/repositories/ids';
 import { missingPersonIds } from '../../db/repositories/people';
@@ -70,6 +71,20 @@ async function detail(deps: ApiDeps, request: AccessRequest) {
   return { ...request, stages: [...stages.entries()].map(([stage, approvers]) => ({ stage, approvers })) };
 }
 
+/**
+ * The request already recorded under an Idempotency-Key, or null. A replay must ask for the same thing
+ * (bundle, person, justification, duration): another body under the same key is refused, not answered with
+ * the first request. Requests recorded before submissions were hashed are answered as before.
+ */
+async function replayedSubmission(deps: ApiDeps, tenantId: string, requestId: string, hash: string): Promise<AccessRequest | null> {
+  const recorded = await getSubmittedRequest(deps.db, tenantId, requestId);
+  if (!recorded) return null;
+  if (recorded.submissionHash !== null && recorded.submissionHash !== hash) {
+    throw new ApiError('idempotency_key_reused', `The Idempotency-Key was used for request ${requestId}, which asked for something else.`);
+  }
+  return recorded.request;
+}
+
 /** Turns an Update's refusal (its validator's code) or a closed run into the API's problem. */
 async function runUpdate<T>(deps: ApiDeps, request: AccessRequest, update: () => Promise<T>): Promise<T> {
   if (request.status !== 'pending') throw new ApiError('request_closed', `The request is ${request.status}.`);
@@ -96,10 +111,11 @@ export const requestRoutes = [
       const key = req.get('idempotency-key');
       const requestId = key ? idFromKey(`access-request:${tenant.id}:${caller.personId ?? caller.tokenId}`, key) : newId();
       const location = `/v1/tenants/${tenant.id}/requests/${requestId}`;
-      const replay = key ? await getRequest(deps.db, tenant.id, requestId) : null;
+      const beneficiary = beneficiaryOf(caller, body.personId);
+      const hash = submissionHash({ bundleId: body.bundleId, beneficiaryPersonId: beneficiary, justification: body.justification, durationSeconds: body.durationSeconds ?? null });
+      const replay = key ? await replayedSubmission(deps, tenant.id, requestId, hash) : null;
       if (replay) return { status: 202, body: replay, headers: { Location: location } };
 
-      const beneficiary = beneficiaryOf(caller, body.personId);
       const bundle = await getBundle(deps.db, tenant.id, body.bundleId);
       const refs = [
         ...(bundle ? [] : [{ path: 'body.bundleId', message: 'no such bundle in this tenant' }]),
@@ -121,7 +137,7 @@ export const requestRoutes = [
       const input: AccessRequestInput = {
         tenantId: tenant.id, requestId, bundleId: bundle.id, bundleVersion: bundle.version, definition: bundle.definition,
         beneficiaryPersonId: beneficiary, submittedByPersonId: caller.personId, submittedByTokenId: caller.tokenId,
-        justification: body.justification, durationSeconds: body.durationSeconds ?? max,
+        justification: body.justification, durationSeconds: body.durationSeconds ?? max, submissionHash: hash,
       };
       const workflowId = accessRequestWorkflowId(requestId);
       // Start first, then record: a failed start changes nothing; the run itself repairs a lost write.
@@ -138,8 +154,19 @@ export const requestRoutes = [
           throw new ApiError('unavailable', 'The workflow engine is unavailable; nothing was submitted. Retry later.');
         }
       }
-      await deps.db.transaction().execute((tx) => recordSubmittedRequest(tx, input, workflowId, httpRequestId));
-      return { status: 202, body: await getRequest(deps.db, tenant.id, requestId), headers: { Location: location } };
+      try {
+        await deps.db.transaction().execute((tx) => recordSubmittedRequest(tx, input, workflowId, httpRequestId));
+      } catch (err) {
+        if (!(err instanceof RequestExistsError)) throw err;
+        // A concurrent submission for the same bundle and person was recorded first. The run this call
+        // started must not live on (its own first write is refused the same way, which fails it).
+        await deps.temporal.client.workflow.getHandle(workflowId).terminate('request_exists')
+          .catch((e: unknown) => log.warn({ err: e, workflowId }, 'refused request run not terminated'));
+        throw new ApiError('request_exists', 'An open or granted request for this bundle and person was just submitted.');
+      }
+      // Recorded by this call, or by a concurrent one under the same key (or by the run): the same request?
+      const recorded = await replayedSubmission(deps, tenant.id, requestId, hash);
+      return { status: 202, body: recorded, headers: { Location: location } };
     },
   }),
   defineRoute({
@@ -193,7 +220,11 @@ export const requestRoutes = [
       if (result.grant) {
         const grant = result.grant;
         const committed = await deps.db.transaction().execute((tx) => grantApprovedRequest(tx, grant))
-          .catch((err: unknown) => log.warn({ err, requestId: request.id }, 'grant left to the workflow'));
+          .catch((err: unknown) => {
+            // The request ended before this decision could grant it: the decision changed nothing.
+            if (err instanceof RequestClosedError) throw new ApiError('request_closed', `The request is ${err.status}.`);
+            log.warn({ err, requestId: request.id }, 'grant left to the workflow');
+          });
         // Downstream provisioning starts now, off the response path; the request's run starts the same
         // plan after its grace period in case this does not.
         const plan = committed ? committed.plan : null;

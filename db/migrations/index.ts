@@ -5,6 +5,7 @@ import * as identityProfiles from './20261124170000_identity_profiles';
 import * as hrLifecycle from './20261124180000_hr_lifecycle';
 import * as provisioningPlans from './20261124190000_provisioning_plans';
 import * as lifecycleKickoffKeys from './20261125090000_lifecycle_kickoff_keys';
+import * as accessRequestSubmissions from './20261130090000_access_request_submissions';
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the directory) so the set is
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '20261124180000_hr_lifecycle': hrLifecycle,
   '20261124190000_provisioning_plans': provisioningPlans,
   '20261125090000_lifecycle_kickoff_keys': lifecycleKickoffKeys,
+  '20261130090000_access_request_submissions': accessRequestSubmissions,
 };

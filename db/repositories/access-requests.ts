@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { type BundleItem, isNativeItem } from '../../workflows/access-policy';
 import {
@@ -8,6 +9,7 @@ import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
 import type { AccessRequestRow } from '../tables/access-requests';
 import { type Actor, appendAudits, gatheringAudit } from './audit';
+import { canonicalJson } from './canonical-json';
 import { recordedPlan, recordRequestPlan, type RecordedPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
@@ -97,9 +99,37 @@ export async function appendRequestEvents(tx: Executor, events: readonly Request
   return fresh;
 }
 
+/** What a submission asks for, as its body names it (the beneficiary resolved, an omitted duration null). */
+export interface SubmissionContent {
+  bundleId: string;
+  beneficiaryPersonId: string;
+  justification: string;
+  durationSeconds: number | null;
+}
+
+/**
+ * SHA-256 over the canonical JSON of a submission's content: two submissions under one Idempotency-Key are
+ * the same request only when these are equal.
+ */
+export function submissionHash(content: SubmissionContent): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex')}`;
+}
+
+/** Another open or granted request for the same bundle and person holds the live slot; nothing was written. */
+export class RequestExistsError extends Error {}
+
+/** The partial unique index that allows one open or granted request per bundle and person. */
+const LIVE_REQUEST_INDEX = 'access_requests_live_uq';
+
+function isLiveRequestClash(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === LIVE_REQUEST_INDEX;
+}
+
 /**
  * Records a submitted request, unless it is already recorded (a retried submit, or the workflow's own
- * first activity after a lost API write). Returns true when this call recorded it.
+ * first activity after a lost API write). Returns true when this call recorded it; throws
+ * RequestExistsError when another open or granted request for the bundle and person exists.
  */
 export async function recordSubmittedRequest(tx: Executor, input: AccessRequestInput, workflowId: string, httpRequestId: string | null): Promise<boolean> {
   const row = await tx.insertInto('access_requests')
@@ -108,9 +138,14 @@ export async function recordSubmittedRequest(tx: Executor, input: AccessRequestI
       beneficiary_person_id: input.beneficiaryPersonId, submitted_by_person_id: input.submittedByPersonId,
       submitted_by_token_id: input.submittedByTokenId, justification: input.justification, duration_seconds: input.durationSeconds,
       status: 'pending', current_stage: null, granted_at: null, grant_expires_at: null, workflow_id: workflowId,
+      submission_hash: input.submissionHash ?? null,
     })
     .onConflict((oc) => oc.column('id').doNothing())
-    .returning('id').executeTakeFirst();
+    .returning('id').executeTakeFirst()
+    .catch((err: unknown) => {
+      if (isLiveRequestClash(err)) throw new RequestExistsError(`another open or granted request exists for bundle ${input.bundleId} and person ${input.beneficiaryPersonId}`);
+      throw err;
+    });
   if (!row) return false;
   const actor: Actor = input.submittedByPersonId ? { kind: 'person', id: input.submittedByPersonId } : { kind: 'api_token', id: input.submittedByTokenId };
   await appendRequestEvent(tx, {
@@ -122,9 +157,14 @@ export async function recordSubmittedRequest(tx: Executor, input: AccessRequestI
 }
 
 export async function getRequest(db: Executor, tenantId: string, id: string): Promise<AccessRequest | null> {
+  return (await getSubmittedRequest(db, tenantId, id))?.request ?? null;
+}
+
+/** A request with the hash of what its submission asked for (null when recorded before hashes existed). */
+export async function getSubmittedRequest(db: Executor, tenantId: string, id: string): Promise<{ request: AccessRequest; submissionHash: string | null } | null> {
   if (!isUuid(id)) return null;
   const row = await db.selectFrom('access_requests').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
-  return row ? toRequest(row) : null;
+  return row ? { request: toRequest(row), submissionHash: row.submission_hash } : null;
 }
 
 /** Locks a request row for the rest of the transaction. */
@@ -248,11 +288,19 @@ export async function recordedGrant(db: Executor, tenantId: string, requestId: s
   };
 }
 
+/** The request ended (denied, cancelled, expired) before its grant could commit; nothing was written. */
+export class RequestClosedError extends Error {
+  constructor(readonly requestId: string, readonly status: RequestStatus) {
+    super(`access request ${requestId} is ${status}`);
+  }
+}
+
 /**
  * Commits an approved request's grant: the deciding approver's decision, the `approved` and `granted`
  * history, the access edges and the grant's provisioning plan, once (a second call finds it granted and
- * changes nothing). It sits on the approve-to-grant path, so it keeps its round trips few: the history
- * events go in one statement at the end and every audit event in one more (`gatheringAudit`).
+ * changes nothing). A request that ended otherwise is refused with RequestClosedError, unchanged. It sits
+ * on the approve-to-grant path, so it keeps its round trips few: the history events go in one statement at
+ * the end and every audit event in one more (`gatheringAudit`).
  */
 export async function grantApprovedRequest(tx: Executor, input: GrantRequestInput): Promise<GrantResult> {
   return gatheringAudit(tx, async () => {
@@ -262,6 +310,8 @@ export async function grantApprovedRequest(tx: Executor, input: GrantRequestInpu
       if (input.decision) await writeDecision(tx, input.decision);
       return (await recordedGrant(tx, input.tenantId, input.requestId)) as GrantResult;
     }
+    // Denied, cancelled or expired is final: a decision that raced the close must not grant over it.
+    if (request.status !== 'pending' && request.status !== 'approved') throw new RequestClosedError(request.id, request.status);
     const actor: Actor = { kind: 'workflow', id: accessRequestWorkflowId(input.requestId) };
     const history: RequestEventInput[] = [];
     if (input.decision) {

@@ -38,6 +38,8 @@ export interface AccessRequestsTable {
   granted_at: Date | null;
   grant_expires_at: Date | null;
   workflow_id: string;
+  /** SHA-256 of the canonical submitted body (submissionHash); null for requests recorded before it existed. */
+  submission_hash: string | null;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

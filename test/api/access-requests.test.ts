@@ -1,9 +1,13 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { sql } from 'kysely';
+import { lockRequest } from '../../db/repositories/access-requests';
+import { idFromKey } from '../../db/repositories/ids';
+import type { accessRequest } from '../../workflows';
 import { accessRequestStateQuery, decideUpdate } from '../../workflows/messages';
 import { testEnv } from '../support/env';
-import { ApiClient, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
+import { ApiClient, type ApiResponse, eventually, type RunningApi, type RunningWorker, startApi, startWorker, testSecretKey, uniqueTaskQueue } from '../support/fixtures';
 import {
   type AccessOrg, createAccessOrg, createBundle, grantEdges, historyKinds, stageOpen, submit, twoStagePolicy, waitStatus,
 } from '../support/access-org';
@@ -149,6 +153,25 @@ describe('access requests', () => {
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       expect(res.body.currentStage).to.equal(1);
     });
+
+    it('should ask an original approver who is an escalation approver too, and let them decide', async () => {
+      const bundle = await createBundle(org, 'escalates-to-self', {
+        policy: twoStagePolicy(org, {
+          stage1: { timeout: { afterSeconds: 2, action: 'escalate', escalateTo: [{ type: 'manager' }, { type: 'person', personId: org.ids.boss }], escalationAfterSeconds: 600 } },
+        }),
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await eventually(async () => ((await historyKinds(org, id)).includes('escalated:0') ? true : undefined), 20_000, 'escalation');
+      const approvers = (await org.admin.get(`${org.t}/requests/${id}`)).body.stages[0].approvers;
+      expect(approvers.map((a: { personId: string; escalation: boolean }) => [a.personId, a.escalation]).sort())
+        .to.deep.equal([[org.ids.boss, true], [org.ids.manager, true]].sort());
+      for (const who of ['manager', 'boss'] as const) {
+        expect((await org.as[who].get(`${org.t}/approvals`)).body.items.map((r: { id: string }) => r.id), who).to.deep.equal([id]);
+      }
+      const res = await decide('manager', id);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.currentStage).to.equal(1);
+    });
   });
 
   describe('when a stage times out with expiry', () => {
@@ -158,6 +181,76 @@ describe('access requests', () => {
       await waitStatus(org, id, 'expired');
       expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'expired:0']);
       expect((await decide('manager', id)).body.code).to.equal('request_closed');
+    });
+  });
+
+  describe('when a decision or cancellation arrives while the run is writing a stage timeout', () => {
+    /**
+     * Holds the request's row lock so the run's next write (the expiry, or the escalation's approvers) waits
+     * on it, and runs `act` once that write is waiting: the window between the stage timing out and the
+     * write landing, held open deterministically.
+     */
+    async function whileTimeoutWriteWaits(requestId: string, act: () => Promise<void>): Promise<void> {
+      let release = () => undefined as void;
+      const released = new Promise<void>((r) => { release = r; });
+      let locked = () => undefined as void;
+      const isLocked = new Promise<void>((r) => { locked = r; });
+      const holder = testEnv().db.transaction().execute(async (tx) => {
+        await lockRequest(tx, org.tenant.id, requestId);
+        locked();
+        await released;
+      });
+      try {
+        await isLocked;
+        await eventually(async () => {
+          const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`.execute(testEnv().db);
+          return rows[0]!.n > 0 ? true : undefined;
+        }, 20_000, 'the timeout write to wait on the lock');
+        await act();
+      } finally {
+        release();
+        await holder;
+      }
+    }
+    /**
+     * The answer's status and code, or 'no answer' when there is none in 20 s (an accepted decision waits on
+     * the lock). While a local activity runs, an Update reaches the run only with the next workflow task
+     * heartbeat, some 8 s later.
+     */
+    const answered = (res: Promise<ApiResponse>) => Promise.race([res.then((r) => [r.status, r.body.code]), new Promise((r) => setTimeout(() => r('no answer'), 20_000))]);
+
+    it('should refuse both with request_closed while the expiry is written, and never grant', async function () {
+      if (!process.env.DATABASE_URL) this.skip(); // Holding a row lock beside the API needs a PostgreSQL with more than one connection.
+      const bundle = await createBundle(org, 'expiring', { policy: { stages: [{ ...twoStagePolicy(org).stages[0], timeout: { afterSeconds: 3, action: 'expire' } }], approverOncePerRequest: false } });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      await whileTimeoutWriteWaits(id, async () => {
+        const answers = await Promise.all([answered(decide('manager', id)), answered(org.as.alice.post(`${org.t}/requests/${id}/cancel`, {}))]);
+        expect(answers).to.deep.equal([[409, 'request_closed'], [409, 'request_closed']]);
+        expect((await workflowState(id)).stages[0]!.decisions).to.deep.equal([]);
+      });
+      await waitStatus(org, id, 'expired');
+      expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'expired:0']);
+      expect(await grantEdges(org, id)).to.deep.equal([]);
+    });
+
+    it('should refuse the original and the escalation approvers while the escalation is written', async function () {
+      if (!process.env.DATABASE_URL) this.skip(); // As above.
+      const bundle = await createBundle(org, 'escalating', {
+        policy: twoStagePolicy(org, { stage1: { timeout: { afterSeconds: 3, action: 'escalate', escalateTo: [{ type: 'person', personId: org.ids.boss }], escalationAfterSeconds: 600 } } }),
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      await whileTimeoutWriteWaits(id, async () => {
+        const answers = await Promise.all([answered(decide('manager', id)), answered(decide('boss', id))]);
+        expect(answers).to.deep.equal([[403, 'not_an_approver'], [403, 'not_an_approver']]);
+        expect((await workflowState(id)).stages[0]!.decisions).to.deep.equal([]);
+      });
+      await eventually(async () => ((await historyKinds(org, id)).includes('escalated:0') ? true : undefined), 20_000, 'escalation');
+      const res = await decide('boss', id);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.currentStage).to.equal(1);
     });
   });
 
@@ -250,6 +343,43 @@ describe('access requests', () => {
       expect((await historyKinds(org, a.body.id)).filter((k) => k === 'submitted')).to.have.length(1);
     });
 
+    it('should refuse the same key with a different body with idempotency_key_reused, and create nothing', async () => {
+      const [bundle, other] = [await createBundle(org, 'idem-body'), await createBundle(org, 'idem-other')];
+      const key = { 'idempotency-key': 'req-body' };
+      const body = { bundleId: bundle, justification: 'x' };
+      const first = await org.as.alice.post(`${org.t}/requests`, body, key);
+      expect(first.status, JSON.stringify(first.body)).to.equal(202);
+      // The same request, the beneficiary named explicitly this time.
+      const same = await org.as.alice.post(`${org.t}/requests`, { ...body, personId: org.ids.alice }, key);
+      expect([same.status, same.body.id]).to.deep.equal([202, first.body.id]);
+      for (const changed of [{ bundleId: other }, { justification: 'y' }, { durationSeconds: 60 }]) {
+        const res = await org.as.alice.post(`${org.t}/requests`, { ...body, ...changed }, key);
+        expect([res.status, res.body.code], JSON.stringify(changed)).to.deep.equal([409, 'idempotency_key_reused']);
+      }
+      // A delegate's key covers the person it named.
+      const delegated = await org.admin.post(`${org.t}/requests`, { bundleId: other, personId: org.ids.alice, justification: 'x' }, key);
+      expect(delegated.status).to.equal(202);
+      const forBob = await org.admin.post(`${org.t}/requests`, { bundleId: other, personId: org.ids.bob, justification: 'x' }, key);
+      expect([forBob.status, forBob.body.code]).to.deep.equal([409, 'idempotency_key_reused']);
+      expect((await org.admin.get(`${org.t}/requests`)).body.items.map((r: { id: string }) => r.id).sort()).to.deep.equal([first.body.id, delegated.body.id].sort());
+    });
+
+    it('should record one of concurrent submissions for the same bundle and person and end the others\' runs', async () => {
+      const bundle = await createBundle(org, 'racing');
+      const keys = ['race-1', 'race-2', 'race-3', 'race-4', 'race-5'];
+      const answers = await Promise.all(keys.map((k) => org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x' }, { 'idempotency-key': k })));
+      expect(answers.map((a) => a.status).sort()).to.deep.equal([202, 409, 409, 409, 409]);
+      expect(answers.filter((a) => a.status === 409).map((a) => a.body.code)).to.deep.equal(['request_exists', 'request_exists', 'request_exists', 'request_exists']);
+      const winner = answers.find((a) => a.status === 202)!.body.id;
+      expect((await org.admin.get(`${org.t}/requests`)).body.items.map((r: { id: string }) => r.id)).to.deep.equal([winner]);
+      for (const k of keys) {
+        const id = idFromKey(`access-request:${org.tenant.id}:${org.ids.alice}`, k);
+        if (id === winner) continue;
+        const run = await testEnv().client.workflow.getHandle(`access-request:${id}`).describe().then((d) => d.status.name, () => 'never started');
+        expect(['TERMINATED', 'FAILED', 'never started'], k).to.include(run);
+      }
+    });
+
     it('should let a delegate submit for someone else only with submit_for_others', async () => {
       const bundle = await createBundle(org, 'delegated');
       const refused = await org.as.manager.post(`${org.t}/requests`, { bundleId: bundle, personId: org.ids.alice, justification: 'x' });
@@ -260,14 +390,17 @@ describe('access requests', () => {
   });
 
   describe('when the worker dies between approval and grant', () => {
-    it('should have a new worker finish the grant exactly once', async function () {
+    /**
+     * Worker A runs in its own process, on its own task queue with an API of its own: its grant activity
+     * commits, prints `committed`, and never returns, so the test can kill the process after the commit and
+     * before Temporal hears of it. Worker B, started on the same queue afterwards, must finish the request.
+     */
+    async function withDyingWorker(ctx: Mocha.Context, scenario: (w: { alice: ApiClient; committed: () => Promise<void>; replace: () => Promise<void> }) => Promise<void>) {
       if (!process.env.DATABASE_URL) {
         console.log('      (skipped: killing a worker process needs a PostgreSQL shared between processes; set DATABASE_URL, as CI does)');
-        this.skip();
+        ctx.skip();
       }
-      this.timeout(90_000);
-      // Worker A runs in its own process: its grant commits, then the process is killed before Temporal
-      // hears of it. Worker B must finish the request, and the grant must exist exactly once.
+      ctx.timeout(90_000);
       const taskQueue = uniqueTaskQueue('dying');
       const workerA = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'support', 'worker-process.ts')], {
         env: { ...process.env, TEMPORAL_ADDRESS: testEnv().address, TEMPORAL_NAMESPACE: testEnv().namespace, TASK_QUEUE: taskQueue, DIE_AFTER_GRANT: '1', PORTAL_SECRET_KEY: testSecretKey.toString('base64') },
@@ -279,26 +412,72 @@ describe('access requests', () => {
       let workerB: RunningWorker | null = null;
       try {
         await eventually(async () => (output.join('').includes('ready') ? true : undefined), 60_000, 'worker A to start');
-        const alice = new ApiClient(dyingApi.baseUrl, org.as.alice.token);
-        const bundle = await createBundle(org, 'crash', { policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
-        const id = await submit(org, alice, bundle);
-        await stageOpen(org, id, 0);
-        const decision = alice.as(org.as.manager.token).post(`${org.t}/requests/${id}/decisions`, { decision: 'approve' });
-        await eventually(async () => (output.join('').includes('committed') ? true : undefined), 20_000, 'grant committed by worker A');
-        workerA.kill('SIGKILL');
-        workerB = await startWorker(taskQueue);
-        const res = await decision;
-        expect(res.status, JSON.stringify(res.body)).to.equal(200);
-        expect(res.body.status).to.equal('granted');
-        expect(await grantEdges(org, id)).to.have.length(3);
-        expect((await historyKinds(org, id)).filter((k) => k === 'granted')).to.have.length(1);
-        const audit = (await org.admin.get(`${org.t}/audit-events?action=access_request.granted&targetId=${id}`)).body.items;
-        expect(audit).to.have.length(1);
+        await scenario({
+          alice: new ApiClient(dyingApi.baseUrl, org.as.alice.token),
+          committed: () => eventually(async () => (output.join('').includes('committed') ? true : undefined), 20_000, 'grant committed by worker A').then(() => undefined),
+          replace: async () => {
+            workerA.kill('SIGKILL');
+            workerB = await startWorker(taskQueue);
+          },
+        });
       } finally {
         workerA.kill('SIGKILL');
         await dyingApi.stop();
-        await workerB?.stop();
+        await (workerB as RunningWorker | null)?.stop();
       }
+    }
+
+    /** The request granted once: its edges, one `granted` event and one audit event. */
+    async function expectGrantedOnce(id: string) {
+      expect(await grantEdges(org, id)).to.have.length(3);
+      expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'decision:0', 'approved:0', 'granted']);
+      const audit = (await org.admin.get(`${org.t}/audit-events?action=access_request.granted&targetId=${id}`)).body.items;
+      expect(audit).to.have.length(1);
+    }
+
+    /**
+     * The run's final state, from its completion event. Not a query: a query replays the history, and a
+     * history whose grant crossed a worker's death does not replay (see docs/access-requests.md).
+     */
+    const runResult = (id: string) => testEnv().client.workflow.getHandle<typeof accessRequest>(`access-request:${id}`).result();
+
+    const oneStage = () => ({ policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
+
+    it('should have a new worker finish the run\'s own grant exactly once', async function () {
+      await withDyingWorker(this, async ({ alice, committed, replace }) => {
+        const id = await submit(org, alice, await createBundle(org, 'crash-run', oneStage()));
+        await stageOpen(org, id, 0);
+        // The approval goes to the run directly, not through the API: nobody but the run commits the grant,
+        // so the commit worker A dies after is the run's own grantBundle.
+        const answer = await testEnv().client.workflow.getHandle(`access-request:${id}`)
+          .executeUpdate(decideUpdate, { args: [{ personId: org.ids.manager, decision: 'approve', comment: null }] });
+        expect(answer.grant).to.not.equal(null);
+        await committed();
+        // Worker A's grant committed (no other worker runs yet); it dies before Temporal hears of it.
+        const granted = (await org.admin.get(`${org.t}/requests/${id}`)).body;
+        expect(granted.status).to.equal('granted');
+        await replace();
+        // Worker B's grant found A's commit and returned it rather than granting again.
+        const finished = await runResult(id);
+        expect([finished.status, finished.grantedAt]).to.deep.equal(['granted', granted.grantedAt]);
+        await expectGrantedOnce(id);
+      });
+    });
+
+    it('should keep the API\'s grant and have a new worker finish the run exactly once', async function () {
+      await withDyingWorker(this, async ({ alice, committed, replace }) => {
+        const id = await submit(org, alice, await createBundle(org, 'crash-api', oneStage()));
+        await stageOpen(org, id, 0);
+        // Through the API: it commits the grant as it answers; worker A's grant, two seconds later, finds it.
+        const decision = alice.as(org.as.manager.token).post(`${org.t}/requests/${id}/decisions`, { decision: 'approve' });
+        await committed();
+        await replace();
+        const res = await decision;
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        expect(res.body.status).to.equal('granted');
+        expect((await runResult(id)).status).to.equal('granted');
+        await expectGrantedOnce(id);
+      });
     });
   });
 });
