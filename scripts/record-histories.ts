@@ -103,6 +103,13 @@ async function main() {
   });
   const managerStage: ApprovalStage = { name: 'manager', approvers: [{ type: 'manager' }], quorum: { type: 'count', count: 1 }, timeout: { afterSeconds: 600, action: 'expire' } };
   const securityStage: ApprovalStage = { name: 'security', approvers: [{ type: 'person', personId: sec1 }, { type: 'person', personId: sec2 }], quorum: { type: 'all' }, timeout: { afterSeconds: 600, action: 'expire' } };
+  const throughPlan = {
+    def: { ...definition([managerStage]), items: [{ kind: 'group' as const, id: group.id }, { kind: 'connector_group' as const, id: githubInstance.id, ref: github.group }] },
+    durationSeconds: 2,
+    act: async (h: WorkflowHandle) => {
+      await decide(h, 0, manager, 'approve');
+    },
+  };
   const requestScenarios: Record<string, { def: BundleDefinition; durationSeconds: number | null; act: (h: WorkflowHandle) => Promise<void> }> = {
     'granted-time-bound': {
       def: definition([managerStage, securityStage]), durationSeconds: 1,
@@ -119,13 +126,9 @@ async function main() {
       durationSeconds: null, act: async () => undefined,
     },
     // Patched paths: the grant's plan provisions a downstream team, and the expiry's plan removes it.
-    'granted-through-plan-time-bound': {
-      def: { ...definition([managerStage]), items: [{ kind: 'group', id: group.id }, { kind: 'connector_group', id: githubInstance.id, ref: github.group }] },
-      durationSeconds: 2,
-      act: async (h) => {
-        await decide(h, 0, manager, 'approve');
-      },
-    },
+    'granted-through-plan-time-bound': throughPlan,
+    // The same, recorded since the grant's patch is taken as the run starts (grant-through-plan-at-start).
+    'granted-through-plan-at-start': throughPlan,
     cancelled: {
       def: definition([managerStage]), durationSeconds: null,
       act: async (h) => { await waitStage(h, 0); await h.executeUpdate(cancelUpdate, { args: [{ personId: alice, tokenId: randomUUID(), administrative: false, reason: 'not needed' }] }); },

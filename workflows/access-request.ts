@@ -24,6 +24,12 @@ const API_GRANT_GRACE_MS = 2_000;
 /** Patch: grants and expiry revocations execute their provisioning plan (downstream systems). */
 const GRANT_THROUGH_PLAN = 'grant-through-plan';
 const REVOKE_THROUGH_PLAN = 'revoke-through-plan';
+/**
+ * Patch: GRANT_THROUGH_PLAN's answer is taken as the run starts. It was first checked right after the
+ * grant's local activity, which does not replay when that activity's result landed in an earlier workflow
+ * task than the code after it (seen when a worker dies mid-grant).
+ */
+const GRANT_PATCH_AT_START = 'grant-through-plan-at-start';
 
 function refuse(code: string): never {
   throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
@@ -37,6 +43,12 @@ function refuse(code: string): never {
  * PostgreSQL are written by activities; this workflow holds the authoritative state while it runs.
  */
 export async function accessRequest(input: AccessRequestInput): Promise<AccessRequestState> {
+  /**
+   * Patches are checked when a run starts, never first after a local activity: a local activity's result can be
+ * recorded in one workflow task and the code after it run in the next (a worker that dies mid-activity, or an
+ * activity outlasting the task's heartbeat), and a patch first checked there replays as unpatched.
+   */
+  const grantPatchAtStart = patched(GRANT_PATCH_AT_START);
   const { policy } = input.definition;
   const state: AccessRequestState = {
     requestId: input.requestId, status: 'pending', bundleVersion: input.bundleVersion, currentStage: null, stages: [], grantedAt: null, expiresAt: null,
@@ -183,7 +195,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     state.status = 'granted';
     state.currentStage = null;
     upsertSearchAttributes([{ key: PortalStatus, value: 'granted' }]);
-    if (patched(GRANT_THROUGH_PLAN) && grant.plan?.needsExecution) await executePlan(input.tenantId, grant.plan, 'access_request');
+    if ((grantPatchAtStart || patched(GRANT_THROUGH_PLAN)) && grant.plan?.needsExecution) await executePlan(input.tenantId, grant.plan, 'access_request');
     if (grant.expiresAt !== null) {
       // The grant is time-bound: this durable timer revokes it at the recorded expiry, whatever happens to
       // workers meanwhile.

@@ -18,6 +18,11 @@ const LIFECYCLE_PLANS = 'lifecycle-plans';
  * leaver (and a leaver a scheduled joiner), and a cancellation matches every event of a corrected run.
  */
 const LIFECYCLE_LATE_EVENTS = 'lifecycle-late-events';
+/**
+ * Patch: the run's patches are checked as it starts (LIFECYCLE_PLANS was first checked after a local
+ * activity, which does not replay when that activity's result landed in an earlier workflow task).
+ */
+const PATCHES_AT_START = 'lifecycle-patches-at-start';
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities run them inside the workflow
 // task instead of a round trip through the task queue each, which multiplies intake throughput.
@@ -46,6 +51,14 @@ const chainOf = (s: ScheduledRun): string[] => s.eventIds ?? (s.eventId === null
  * template; a leaver's retention wait is a durable timer that a rehire interrupts.
  */
 export async function lifecycle(input: LifecycleInput): Promise<void> {
+  /**
+   * Patches are checked when a run starts, never first after a local activity: a local activity's result can be
+ * recorded in one workflow task and the code after it run in the next (a worker that dies mid-activity, or an
+ * activity outlasting the task's heartbeat), and a patch first checked there replays as unpatched.
+   */
+  const atStart = patched(PATCHES_AT_START);
+  const plansPatched = () => atStart || patched(LIFECYCLE_PLANS);
+  const lateEvents = patched(LIFECYCLE_LATE_EVENTS);
   const state: LifecycleState = input.state ?? {
     tenantId: input.tenantId, personId: input.personId, personState: 'unknown', lastOccurredAt: null, scheduled: null, resume: null, eventsProcessed: 0, recentEventIds: [],
   };
@@ -87,7 +100,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       }
       const plan = await acts.runLifecycleStep({ ...ref, runId, kind, step });
       // Downstream changes run in their own plan workflow, which outlives this step.
-      if (plan?.needsExecution && patched(LIFECYCLE_PLANS)) await executePlan(ref.tenantId, plan, 'lifecycle_run');
+      if (plan?.needsExecution && plansPatched()) await executePlan(ref.tenantId, plan, 'lifecycle_run');
       if (step.type === 'activate') state.personState = 'active';
       if (step.type === 'disable') state.personState = 'disabled';
       if (step.type === 'delete') state.personState = 'deleted';
@@ -98,7 +111,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   /** Starts a run now: the one waiting for its date, or a new one. */
   async function run(kind: LifecycleKind, trigger: 'hr_event' | 'manual' | 'effective_date', eventId: string | null, reason: string | null, runId?: string) {
     const id = runId ?? uuid4();
-    if (patched(LIFECYCLE_LATE_EVENTS)) await cancelOpposite(kind, trigger, id);
+    if (lateEvents) await cancelOpposite(kind, trigger, id);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
     await executeSteps(id, kind, template.steps);
   }
@@ -134,7 +147,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   /** Schedules a joiner or leaver for its effective date; one already waiting is replaced (a correction). */
   async function schedule(kind: 'joiner' | 'leaver', dueAt: string, eventId: string): Promise<string> {
     // A new date for the same kind of run continues its chain, so a cancellation of the first event still applies.
-    const chain = state.scheduled?.kind === kind && patched(LIFECYCLE_LATE_EVENTS) ? chainOf(state.scheduled) : null;
+    const chain = state.scheduled?.kind === kind && lateEvents ? chainOf(state.scheduled) : null;
     if (state.scheduled) {
       await cancel(state.scheduled.runId, `rescheduled by HR event ${eventId}`);
       state.scheduled = null;
@@ -147,7 +160,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
 
   async function joinOrSchedule(at: Date, eventId: string): Promise<string> {
     // Hired again while the leaver waits to delete: the person stays, whether they start now or later.
-    if (patched(LIFECYCLE_LATE_EVENTS)) await cancelPendingLeaver(`hired again by HR event ${eventId} while the leaver was pending`);
+    if (lateEvents) await cancelPendingLeaver(`hired again by HR event ${eventId} while the leaver was pending`);
     if (at.getTime() > Date.now()) return schedule('joiner', at.toISOString(), eventId);
     if (state.scheduled?.kind === 'joiner') {
       const waiting = state.scheduled;
@@ -201,7 +214,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
       case 'cancellation':
-        if (state.scheduled && (patched(LIFECYCLE_LATE_EVENTS) ? p.cancelsEventId !== null && chainOf(state.scheduled).includes(p.cancelsEventId) : state.scheduled.eventId === p.cancelsEventId)) {
+        if (state.scheduled && (lateEvents ? p.cancelsEventId !== null && chainOf(state.scheduled).includes(p.cancelsEventId) : state.scheduled.eventId === p.cancelsEventId)) {
           await cancel(state.scheduled.runId, `cancelled by HR event ${p.eventId}`);
           const kind = state.scheduled.kind;
           state.scheduled = null;
@@ -300,7 +313,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     while (inbox.length > 0) {
       const e = inbox.shift() as LifecycleEvent;
       const retry = retried.delete(e.id);
-      if (patched(LIFECYCLE_LATE_EVENTS)) await applyInOrder(e, retry);
+      if (lateEvents) await applyInOrder(e, retry);
       else await applyOrSupersede(e);
       if (retry) continue;
       state.recentEventIds = [...state.recentEventIds, e.id].slice(-RECENT_EVENT_IDS);

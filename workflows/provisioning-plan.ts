@@ -33,6 +33,12 @@ const CALLBACK_FREES_SLOT = 'callback-frees-slot';
  * starts the next round under the same workflow ID.
  */
 export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanRunState> {
+  /**
+   * Patches are checked when a run starts, never first after a local activity: a local activity's result can be
+ * recorded in one workflow task and the code after it run in the next (a worker that dies mid-activity, or an
+ * activity outlasting the task's heartbeat), and a patch first checked there replays as unpatched.
+   */
+  const callbackFreesSlot = patched(CALLBACK_FREES_SLOT);
   const state: PlanRunState = { planId: input.planId, round: input.round, status: 'running', steps: {} };
   const base = { tenantId: input.tenantId, planId: input.planId, round: input.round };
   const callbacks = new Map<string, StepCallbackInput>();
@@ -108,7 +114,7 @@ export async function provisioningPlan(input: PlanExecutionInput): Promise<PlanR
       step.status = 'awaiting_callback';
       step.outcome = 'awaiting_callback';
       awaitingToken.set(shape.key, result.callbackTokenId as string);
-      if (patched(CALLBACK_FREES_SLOT)) {
+      if (callbackFreesSlot) {
         // A ticket or a person may take days: other ready steps run meanwhile.
         holdsSlot = false;
         running -= 1;

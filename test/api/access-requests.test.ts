@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
 import { lockRequest } from '../../db/repositories/access-requests';
 import { idFromKey } from '../../db/repositories/ids';
@@ -436,10 +437,16 @@ describe('access requests', () => {
     }
 
     /**
-     * The run's final state, from its completion event. Not a query: a query replays the history, and a
-     * history whose grant crossed a worker's death does not replay (see docs/access-requests.md).
+     * The run's final state, once its history has been shown to replay: a grant that crossed a worker's death
+     * records its activity's result in one workflow task and the code after it runs in the next, which a
+     * patch first checked after that activity did not survive (patch grant-through-plan-at-start).
      */
-    const runResult = (id: string) => testEnv().client.workflow.getHandle<typeof accessRequest>(`access-request:${id}`).result();
+    const runResult = async (id: string) => {
+      const handle = testEnv().client.workflow.getHandle<typeof accessRequest>(`access-request:${id}`);
+      const result = await handle.result();
+      await Worker.runReplayHistory({ workflowBundle: testEnv().workflowBundle }, await handle.fetchHistory(), handle.workflowId);
+      return result;
+    };
 
     const oneStage = () => ({ policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
 
