@@ -188,10 +188,11 @@ export function lifecycleActivities(db: Db) {
      * Applies an HR event's profile data (source `hr_connector`), creating the person on a hire or rehire.
      * Idempotent: a repeat observation changes nothing.
      */
-    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload }): Promise<{ personExists: boolean; changed: string[] }> {
+    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload }): Promise<{ personExists: boolean; changed: string[]; personStatus?: string }> {
       const p = input.payload;
       return db.transaction().execute(async (tx) => {
-        let person = await tx.selectFrom('people').select(['id', 'display_name']).where('id', '=', input.personId).executeTakeFirst();
+        let person: { id: string; display_name: string; status: string } | undefined = await tx.selectFrom('people').select(['id', 'display_name', 'status'])
+          .where('id', '=', input.personId).executeTakeFirst();
         if (!person && (p.type === 'hire' || p.type === 'rehire')) {
           await tx.insertInto('people').values({
             id: input.personId, tenant_id: input.tenantId, display_name: p.displayName ?? p.employeeId, email: typeof p.profile.workEmail === 'string' ? p.profile.workEmail : null,
@@ -200,7 +201,7 @@ export function lifecycleActivities(db: Db) {
           await tx.insertInto('person_external_ids').values({ tenant_id: input.tenantId, system: HR_SYSTEM, external_id: p.employeeId, person_id: input.personId })
             .onConflict((oc) => oc.columns(['tenant_id', 'system', 'external_id']).doNothing()).execute();
           await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: 'person.created', target: { kind: 'person', id: input.personId }, details: { source: 'hr_connector', eventId: p.eventId } });
-          person = { id: input.personId, display_name: p.displayName ?? p.employeeId };
+          person = { id: input.personId, display_name: p.displayName ?? p.employeeId, status: 'pending' };
         }
         if (!person) return { personExists: false, changed: [] };
         if (p.displayName && p.displayName !== person.display_name) {
@@ -214,7 +215,7 @@ export function lifecycleActivities(db: Db) {
           tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
           values, actor: actorOf(input),
         });
-        return { personExists: true, changed: result.changes.map((c) => c.attribute) };
+        return { personExists: true, changed: result.changes.map((c) => c.attribute), personStatus: person.status };
       });
     },
 

@@ -5,7 +5,7 @@ import type { Activities } from '../activities';
 import { LocalActivityProfiles } from './activity-options';
 import {
   type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep, type ScheduledRun,
-  lifecycleEventTypes, moverAttributes,
+  lifecycleEventTypes, lifecycleStateOf, moverAttributes,
 } from './lifecycle.types';
 import { hrEventSignal, hrEventsSignal, kickoffSignal, lifecycleStateQuery } from './messages';
 import { executePlan } from './plan-start';
@@ -13,16 +13,17 @@ import { executePlan } from './plan-start';
 /** Patch: lifecycle steps that change downstream systems start their provisioning plan. */
 const LIFECYCLE_PLANS = 'lifecycle-plans';
 /**
- * Patch: late events are applied in order (superseded only by a newer hire, termination, rehire or
- * cancellation), events that came before the hire are re-applied once it arrives, a joiner ends a pending
- * leaver (and a leaver a scheduled joiner), and a cancellation matches every event of a corrected run.
+ * Patch, asked as a run starts: late events are applied in order (superseded only by a newer hire,
+ * termination, rehire or cancellation), events that came before the hire are re-applied once it arrives, a
+ * joiner ends a pending leaver (and a leaver a scheduled joiner), a cancellation matches every event of a
+ * corrected run, a kickoff's run id runs once, a run without carried state takes the person's status from
+ * the database on their first update or termination, and LIFECYCLE_PLANS is answered with it (it was first
+ * asked after a local activity, which does not replay when that activity's result landed in an earlier
+ * workflow task than the code after it).
  */
 const LIFECYCLE_LATE_EVENTS = 'lifecycle-late-events';
-/**
- * Patch: the run's patches are checked as it starts (LIFECYCLE_PLANS was first checked after a local
- * activity, which does not replay when that activity's result landed in an earlier workflow task).
- */
-const PATCHES_AT_START = 'lifecycle-patches-at-start';
+/** How many recent kickoff run ids are remembered, so a repeated kickoff (a client's retry) runs once. */
+const RECENT_KICKOFFS = 50;
 
 // Every step is a short, idempotent PostgreSQL transaction: local activities run them inside the workflow
 // task instead of a round trip through the task queue each, which multiplies intake throughput.
@@ -56,9 +57,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
  * recorded in one workflow task and the code after it run in the next (a worker that dies mid-activity, or an
  * activity outlasting the task's heartbeat), and a patch first checked there replays as unpatched.
    */
-  const atStart = patched(PATCHES_AT_START);
-  const plansPatched = () => atStart || patched(LIFECYCLE_PLANS);
   const lateEvents = patched(LIFECYCLE_LATE_EVENTS);
+  const plansPatched = () => lateEvents || patched(LIFECYCLE_PLANS);
   const state: LifecycleState = input.state ?? {
     tenantId: input.tenantId, personId: input.personId, personState: 'unknown', lastOccurredAt: null, scheduled: null, resume: null, eventsProcessed: 0, recentEventIds: [],
   };
@@ -83,6 +83,12 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   setHandler(hrEventsSignal, receive);
   setHandler(hrEventSignal, (e) => receive([e]));
   setHandler(kickoffSignal, (k) => {
+    if (lateEvents) {
+      // The API derives a kickoff's run id from its Idempotency-Key: a retried kickoff names the same run.
+      const seen = state.recentKickoffs ?? [];
+      if (seen.includes(k.runId) || kickoffs.some((x) => x.runId === k.runId)) return;
+      state.recentKickoffs = [...seen, k.runId].slice(-RECENT_KICKOFFS);
+    }
     kickoffs.push(k);
   });
 
@@ -177,6 +183,12 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     const at = p.effectiveAt ? new Date(p.effectiveAt) : now();
     const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: p });
     if (!applied.personExists) return NO_HIRE_YET;
+    // A run that started without carried state (its predecessor was lost) learns where the person stands
+    // from the database, so their termination still runs the leaver and a department change the mover. A
+    // hire keeps running the joiner for a person Portal already knew (created through the API or SCIM).
+    if (lateEvents && state.personState === 'unknown' && (p.type === 'update' || p.type === 'termination')) {
+      state.personState = lifecycleStateOf(applied.personStatus);
+    }
     switch (p.type) {
       case 'hire':
         if (state.personState === 'active') return 'already active';

@@ -109,6 +109,13 @@ export interface LifecycleState {
   eventsProcessed: number;
   /** Row ids of the most recent events seen, so a repeated delivery of one is ignored. */
   recentEventIds: string[];
+  /** Run ids of the most recent kickoffs, so a repeated one runs once. Absent before `lifecycle-late-events`. */
+  recentKickoffs?: string[];
+}
+
+/** Where a person stands for their lifecycle, from their status in Portal (pending: not yet known). */
+export function lifecycleStateOf(status: string | undefined): PersonLifecycleState {
+  return status === 'active' || status === 'disabled' || status === 'deleted' ? status : 'unknown';
 }
 
 export interface LifecycleInput {

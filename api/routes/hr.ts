@@ -23,6 +23,12 @@ import { isoDate, pageOf, pageQuery, uuid } from '../schemas';
 const visible = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'visible ASCII only');
 const dateOrDateTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 
+/**
+ * How far ahead of Portal's clock an event's occurredAt may be (clock skew between systems). Events are
+ * applied in occurredAt order per person, so one dated far ahead would make every later event look late.
+ */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 /** An HR event as HR systems send it. Strict: an unknown field is an error, not ignored. */
 export const hrEventSchema = z.strictObject({
   eventId: visible,
@@ -37,6 +43,9 @@ export const hrEventSchema = z.strictObject({
   ).refine((p) => Object.keys(p).length <= 100, 'at most 100 attributes').optional(),
   cancelsEventId: visible.nullable().optional(),
 }).refine((e) => e.type !== 'cancellation' || Boolean(e.cancelsEventId), { message: 'a cancellation names the event it cancels', path: ['cancelsEventId'] })
+  .refine((e) => Date.parse(e.occurredAt) <= Date.now() + MAX_CLOCK_SKEW_MS, {
+    message: 'is more than 5 minutes ahead of Portal\'s clock (a future change goes in effectiveAt)', path: ['occurredAt'],
+  })
   .meta({ id: 'HrEvent' });
 
 /**

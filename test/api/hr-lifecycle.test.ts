@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { signHrPayload } from '../../api/hr-signature';
 import { createCatalogObject } from '../../db/repositories/catalog';
 import { lockHrIntake, personIdForEmployee, storeHrEvents } from '../../db/repositories/hr';
 import type { Tenant } from '../../db/repositories/tenants';
-import { lifecycleStateQuery } from '../../workflows/messages';
+import { kickoffSignal, lifecycleStateQuery } from '../../workflows/messages';
 import { lifecycleWorkflowId } from '../../workflows/lifecycle.types';
 import { testEnv } from '../support/env';
 import { ApiClient, type ApiResponse, eventually, type RunningApi, type RunningWorker, seedTenant, seedToken, startApi, startWorker } from '../support/fixtures';
@@ -354,6 +355,10 @@ describe('HR events and lifecycles', () => {
       const badImport = await admin.request('POST', `${t}/hr/imports`, [JSON.stringify(hire('E8', {})), JSON.stringify({ ...hire('E9', {}), employeeId: '' })].join('\n'), { 'content-type': 'application/x-ndjson' });
       expect(badImport.status).to.equal(400);
       expect(badImport.body.errors[0].path).to.equal('record[2].employeeId');
+      // Dated ahead of Portal's clock: it would make every later event of the person look late.
+      const ahead = await send({ ...hire('E10', {}), occurredAt: iso(3_600_000) });
+      expect([ahead.status, ahead.body.code]).to.deep.equal([400, 'validation_failed']);
+      expect(ahead.body.errors.map((x: { path: string }) => x.path)).to.deep.equal(['body.occurredAt']);
       expect(await count()).to.equal(before);
     });
   });
@@ -538,6 +543,38 @@ describe('HR events and lifecycles', () => {
       // Another key is another run.
       const other = await kickoff('leave-K1-again');
       expect(other.body.runId).to.not.equal(first.body.runId);
+    });
+  });
+
+  describe('when the same kickoff reaches the lifecycle twice', () => {
+    it('should run it once', async () => {
+      await send(hire('K2', { department: 'engineering' }));
+      await waitRun('K2', 'joiner', 'completed');
+      // As when the signal went through but the API's record of it did not, and the client retried.
+      const handle = testEnv().client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person('K2')));
+      const kickoff = { kind: 'leaver' as const, reason: 'contract ended early', runId: randomUUID(), actor: { kind: 'api_token' as const, id: 'test' } };
+      await handle.signal(kickoffSignal, kickoff);
+      await handle.signal(kickoffSignal, kickoff);
+      await waitFor('K2', 'disabled');
+      await eventually(async () => ((await handle.query(lifecycleStateQuery)).recentKickoffs?.includes(kickoff.runId) ? true : undefined), 10_000, 'kickoff seen');
+      const history = await handle.fetchHistory();
+      const starts = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data
+        && Buffer.from(e.markerRecordedEventAttributes.details.data.payloads[0].data).toString().includes('"activity_type":"startRun"'));
+      // The joiner's start and the leaver's: the repeated kickoff started nothing.
+      expect(starts).to.have.length(2);
+    });
+  });
+
+  describe('when a person\'s lifecycle is lost and their termination arrives', () => {
+    it('should take where they stand from Portal and run the leaver', async () => {
+      await send(hire('R9', { department: 'engineering' }));
+      await waitRun('R9', 'joiner', 'completed');
+      // The run and its state are gone (terminated by an operator, or a namespace restored without it).
+      await testEnv().client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person('R9'))).terminate('lost');
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'R9', occurredAt: iso(1000), profile: {} });
+      await waitFor('R9', 'disabled');
+      const leavers = (await lifecycleOf('R9')).runs.filter((r: { kind: string }) => r.kind === 'leaver');
+      expect(leavers).to.have.length(1);
     });
   });
 
