@@ -68,9 +68,9 @@ export interface ConnectorDescription {
   /** The vendor reference a reader should start from. */
   docsUrl: string;
   /**
-   * The vendor's documented sustained rate for one tenant, which Portal stays under: each connector instance
-   * of this kind is limited to it (steps per second across all workers, by the server's per-fairness-key
-   * rate limit on the kind's queue).
+   * The vendor's documented sustained rate for one tenant, which Portal stays under: the kind's queue, or
+   * with PORTAL_CONNECTOR_RATE_LIMIT_SCOPE=instance each connector instance, is limited to it (steps per
+   * second across all workers, enforced by the Temporal server).
    */
   rateLimitPerSecond: number;
 }

@@ -40,7 +40,9 @@ async function main() {
 
   const secretKey = loadOrCreateSecretKey(config.secretKey, config.dataDir);
   const connection = await connectWorker(config, address);
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db, secretKey });
+  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db, secretKey,
+    connectorRateLimitScope: config.connectorRateLimitScope,
+  });
   const workerRun = worker.run();
   const client = await connectClient(config, address);
   const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey }, config.host, config.port);

@@ -6,7 +6,7 @@ describe('configuration', () => {
   describe('when the environment is empty', () => {
     it('should use embedded defaults, frozen', () => {
       const c = loadConfig({});
-      expect(c).to.include({ host: '127.0.0.1', port: 3000, databaseUrl: null, logLevel: 'info' });
+      expect(c).to.include({ host: '127.0.0.1', port: 3000, databaseUrl: null, logLevel: 'info', connectorRateLimitScope: 'kind' });
       expect(c.temporal).to.deep.equal({ address: null, namespace: 'default', apiKey: null, tls: null });
       expect(Object.isFrozen(c)).to.equal(true);
       expect(Object.isFrozen(c.temporal)).to.equal(true);
@@ -22,6 +22,7 @@ describe('configuration', () => {
       expect(c.temporal).to.deep.include({ address: 'ns.acct.tmprl.cloud:7233', namespace: 'ns.acct', apiKey: 'k' });
       expect(c.temporal.tls).to.deep.equal({ certPath: null, keyPath: null, caPath: null, serverName: null });
       expect(c.databaseUrl).to.equal('postgres://u@db:5432/portal');
+      expect(loadConfig({ PORTAL_CONNECTOR_RATE_LIMIT_SCOPE: 'instance' }).connectorRateLimitScope).to.equal('instance');
     });
   });
 
@@ -30,6 +31,7 @@ describe('configuration', () => {
       expect(() => loadConfig({ PORTAL_PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' }))
         .to.throw(/PORTAL_PORT[\s\S]*DATABASE_URL[\s\S]*LOG_LEVEL/);
       expect(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: '/c.pem' })).to.throw(/must be set together/);
+      expect(() => loadConfig({ PORTAL_CONNECTOR_RATE_LIMIT_SCOPE: 'tenant' })).to.throw(/PORTAL_CONNECTOR_RATE_LIMIT_SCOPE/);
     });
   });
 });

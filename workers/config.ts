@@ -19,6 +19,7 @@ const envSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: optionalString,
   TEMPORAL_TLS: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).optional()),
   PORTAL_SECRET_KEY: optionalString,
+  PORTAL_CONNECTOR_RATE_LIMIT_SCOPE: z.preprocess(emptyToUndefined, z.enum(['kind', 'instance']).default('kind')),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
 });
 
@@ -32,6 +33,9 @@ export interface TemporalSettings {
 }
 
 /** Portal's configuration, parsed once at start-up from the environment. */
+/** See PortalConfig.connectorRateLimitScope. */
+export type RateLimitScope = 'kind' | 'instance';
+
 export interface PortalConfig {
   host: string;
   port: number;
@@ -41,6 +45,12 @@ export interface PortalConfig {
   temporal: TemporalSettings;
   /** Base64 32-byte key for secrets at rest; null: a local key under dataDir (see workers/secrets.ts). */
   secretKey: string | null;
+  /**
+   * What a vendor's documented rate limits: every instance of the connector kind together (`kind`, the
+   * default; one tenant, or a server without fairness), or each instance on its own (`instance`; needs
+   * task-queue fairness on the server, see docs/operations.md).
+   */
+  connectorRateLimitScope: RateLimitScope;
   logLevel: string;
 }
 
@@ -76,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Porta
         : null,
     },
     secretKey: e.PORTAL_SECRET_KEY ?? null,
+    connectorRateLimitScope: e.PORTAL_CONNECTOR_RATE_LIMIT_SCOPE,
     logLevel: e.LOG_LEVEL,
   };
   return Object.freeze({ ...config, temporal: Object.freeze(config.temporal) });

@@ -18,7 +18,9 @@ async function main() {
   const dev = loadDevServerConfig().server;
   const address = config.temporal.address ?? `${dev.ip}:${dev.port}`;
   const connection = await connectWorker(config, address);
-  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db, secretKey: requireSecretKey(config.secretKey, 'worker') });
+  const worker = await createWorker({ connection, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance, db, secretKey: requireSecretKey(config.secretKey, 'worker'),
+    connectorRateLimitScope: config.connectorRateLimitScope,
+  });
   const running = worker.run();
   logger.info({ address, namespace: config.temporal.namespace, taskQueue: TaskQueues.governance }, 'worker running');
   const signal = await Promise.race([untilSignal(), running.then(() => null)]);

@@ -4,6 +4,7 @@ import { type Activities, createActivities } from '../activities';
 import type { Db } from '../db/database';
 import { connectorPlugins } from '../connectors/registry';
 import { connectorTaskQueue } from '../workflows/task-queues';
+import type { RateLimitScope } from './config';
 import type { Logger } from './logger';
 
 /** The workflow barrel the worker bundles. */
@@ -29,6 +30,8 @@ export interface WorkerDeps {
    * vendors' limits). Never set in production.
    */
   connectorRateLimitPerSecond?: number;
+  /** What the rate limits (default `kind`): see PortalConfig.connectorRateLimitScope. */
+  connectorRateLimitScope?: RateLimitScope;
 }
 
 /**
@@ -71,8 +74,13 @@ export async function createWorker(deps: WorkerDeps): Promise<PortalWorker> {
     const plugin = connectorPlugins[kind];
     if (!plugin) throw new Error(`no connector plugin of kind ${kind}`);
     const taskQueue = connectorTaskQueue(deps.taskQueue, kind);
-    await limitEachConnectorInstance(deps.connection, deps.namespace, taskQueue, deps.connectorRateLimitPerSecond ?? plugin.describe().rateLimitPerSecond);
-    connectors.push(await Worker.create({ ...common, taskQueue, activities: { executeConnectorStep: activities.executeConnectorStep } }));
+    const rate = deps.connectorRateLimitPerSecond ?? plugin.describe().rateLimitPerSecond;
+    if (deps.connectorRateLimitScope === 'instance') await limitEachConnectorInstance(deps.connection, deps.namespace, taskQueue, rate);
+    connectors.push(await Worker.create({
+      ...common, taskQueue, activities: { executeConnectorStep: activities.executeConnectorStep },
+      // Scope `kind`: the server holds the queue, every worker and instance together, to the rate.
+      ...(deps.connectorRateLimitScope === 'instance' ? {} : { maxTaskQueueActivitiesPerSecond: rate }),
+    }));
   }
   return new PortalWorker([governance, ...connectors]);
 }
@@ -81,11 +89,11 @@ export async function createWorker(deps: WorkerDeps): Promise<PortalWorker> {
 const ACTIVITY_TASK_QUEUE = 2;
 
 /**
- * Sets a vendor queue's rate limit per fairness key, in the server's task-queue configuration: each step is
- * scheduled with its connector instance (one tenant's connection to the vendor) as its fairness key, so
- * every instance gets the vendor's documented rate across all workers, and one tenant's large plan neither
- * exceeds its own connection's limit nor holds up another tenant's steps. The server enforces it only where
- * `matching.enableFairness` is on for the queue (temporal-dev.yaml turns it on; see docs/operations.md).
+ * Scope `instance`: sets a vendor queue's rate limit per fairness key, in the server's task-queue
+ * configuration. Each step is scheduled with its connector instance (one tenant's connection to the vendor)
+ * as its fairness key, so every instance gets the vendor's documented rate across all workers, and one
+ * tenant's large plan neither exceeds its own connection's limit nor holds up another tenant's steps. The
+ * server enforces it only where `matching.enableFairness` is on for the queue (see docs/operations.md).
  * Idempotent: every worker start sets the same value.
  */
 async function limitEachConnectorInstance(connection: NativeConnection, namespace: string, taskQueue: string, requestsPerSecond: number): Promise<void> {

@@ -43,7 +43,10 @@ export async function setUpTestEnv(): Promise<void> {
   const devConfig = loadDevServerConfig();
   if (!address) {
     const cli = await ensureTemporalCli();
-    devServer = await startDevServer(cli, devConfig, { port: await freePort(), uiPort: null, dbFilename: null });
+    // Task-queue fairness on, as a deployment that limits vendor rates per connector instance runs it
+    // (PORTAL_CONNECTOR_RATE_LIMIT_SCOPE=instance); the default scope's queue-wide limit works either way.
+    const withFairness = { ...devConfig, dynamicConfig: { ...devConfig.dynamicConfig, 'matching.enableFairness': true } };
+    devServer = await startDevServer(cli, withFairness, { port: await freePort(), uiPort: null, dbFilename: null });
     address = devServer.address;
   }
   const namespace = process.env.TEMPORAL_NAMESPACE ?? devConfig.server.namespace;

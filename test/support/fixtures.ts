@@ -30,7 +30,7 @@ export interface RunningWorker {
  * only for the kinds a test names (none by default), so tests that run no plan start one worker.
  */
 export async function startWorker(
-  taskQueue = uniqueTaskQueue(), options: Pick<WorkerDeps, 'activities' | 'shutdownGraceTime' | 'connectorKinds' | 'connectorRateLimitPerSecond'> = {},
+  taskQueue = uniqueTaskQueue(), options: Pick<WorkerDeps, 'activities' | 'shutdownGraceTime' | 'connectorKinds' | 'connectorRateLimitPerSecond' | 'connectorRateLimitScope'> = {},
 ): Promise<RunningWorker> {
   const env = testEnv();
   const worker = await createWorker({

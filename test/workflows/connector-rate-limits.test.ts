@@ -15,15 +15,15 @@ describe('vendor rate limits', () => {
 
   before(async () => {
     github = await startGithubEnterpriseFake();
-    // Two steps a second per connector instance.
-    worker = await startWorker(undefined, { connectorKinds: ['github_enterprise'], connectorRateLimitPerSecond: 2 });
+    // Two steps a second per connector instance (the test server runs with task-queue fairness on).
+    worker = await startWorker(undefined, { connectorKinds: ['github_enterprise'], connectorRateLimitPerSecond: 2, connectorRateLimitScope: 'instance' });
   });
   after(async () => {
     await worker?.stop();
     await github?.close();
   });
 
-  it('should apply per connector instance: one tenant\'s backlog does not hold up another tenant\'s steps', async () => {
+  it('should apply per connector instance when so scoped: one tenant\'s backlog does not hold up another tenant\'s steps', async () => {
     const { db, client } = testEnv();
     const instanceOf = async (slug: string) => {
       const tenant = (await createTenant(db, { kind: 'customer', slug: `${slug}-${randomUUID().slice(0, 8)}`, name: slug }))!;
