@@ -17,7 +17,8 @@ import type { HrEventStatus } from '../db/tables/hr-lifecycle';
 import { type BundleItem, type ConnectorBundleItem, evaluateEligibility, isNativeItem } from '../workflows/access-policy';
 import { FailureTypes } from '../workflows/failures';
 import {
-  type HrEventPayload, type LifecycleKind, type LifecycleRunStep, type LifecycleStep, type LifecycleTemplateDefinition, lifecycleWorkflowId,
+  type AppliedHrEvent, type HrEventPayload, type LifecycleKind, type LifecycleRunStep, type LifecycleStep, type LifecycleTemplateDefinition, lifecycleWorkflowId,
+  movedAttributes, profileUpdatedOutcome,
 } from '../workflows/lifecycle.types';
 
 interface PersonRef {
@@ -181,6 +182,39 @@ async function executeStep(
   }
 }
 
+/**
+ * Applies an HR event's profile data (source `hr_connector`) in `tx`, creating the person on a hire or
+ * rehire. Idempotent: a repeat observation changes nothing.
+ */
+async function applyHrObservation(tx: Executor, input: PersonRef & { payload: HrEventPayload }): Promise<AppliedHrEvent> {
+  const p = input.payload;
+  let person: { id: string; display_name: string; status: string } | undefined = await tx.selectFrom('people').select(['id', 'display_name', 'status'])
+    .where('id', '=', input.personId).executeTakeFirst();
+  if (!person && (p.type === 'hire' || p.type === 'rehire')) {
+    await tx.insertInto('people').values({
+      id: input.personId, tenant_id: input.tenantId, display_name: p.displayName ?? p.employeeId, email: typeof p.profile.workEmail === 'string' ? p.profile.workEmail : null,
+      status: 'pending', setup_workflow_id: lifecycleWorkflowId(input.tenantId, input.personId),
+    }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await tx.insertInto('person_external_ids').values({ tenant_id: input.tenantId, system: HR_SYSTEM, external_id: p.employeeId, person_id: input.personId })
+      .onConflict((oc) => oc.columns(['tenant_id', 'system', 'external_id']).doNothing()).execute();
+    await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: 'person.created', target: { kind: 'person', id: input.personId }, details: { source: 'hr_connector', eventId: p.eventId } });
+    person = { id: input.personId, display_name: p.displayName ?? p.employeeId, status: 'pending' };
+  }
+  if (!person) return { personExists: false, changed: [] };
+  if (p.displayName && p.displayName !== person.display_name) {
+    await tx.updateTable('people').set({ display_name: p.displayName, updated_at: new Date() }).where('id', '=', input.personId).execute();
+  }
+  // HR names the manager by employee id; Portal's id for that employee is derived from it, so a manager
+  // not hired yet is an unresolved reference (a resolution issue) until their hire arrives.
+  const values: Record<string, string | number | boolean | null> = { ...p.profile, employeeNumber: p.employeeId };
+  if (typeof p.profile.manager === 'string') values.manager = personIdForEmployee(input.tenantId, p.profile.manager);
+  const result = await applyProfileObservation(tx, {
+    tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
+    values, actor: actorOf(input),
+  });
+  return { personExists: true, changed: result.changes.map((c) => c.attribute), personStatus: person.status };
+}
+
 /** Factory of the lifecycle activities over a database. */
 export function lifecycleActivities(db: Db) {
   return {
@@ -188,34 +222,25 @@ export function lifecycleActivities(db: Db) {
      * Applies an HR event's profile data (source `hr_connector`), creating the person on a hire or rehire.
      * Idempotent: a repeat observation changes nothing.
      */
-    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload }): Promise<{ personExists: boolean; changed: string[]; personStatus?: string }> {
-      const p = input.payload;
+    /** Applies one HR event's profile data (see applyHrObservation). */
+    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload }): Promise<AppliedHrEvent> {
+      return db.transaction().execute((tx) => applyHrObservation(tx, input));
+    },
+
+    /**
+     * Applies a person's queued profile updates in order, in one transaction, each marked applied with its
+     * outcome, until one changes a mover attribute of an active person: that one is applied but left
+     * unmarked (`mover`), for the run to start the mover; the rest are not touched. Idempotent: applied
+     * again, an update changes nothing and its mark is rewritten with the same outcome.
+     */
+    async applyHrUpdates(input: PersonRef & { personActive: boolean; events: { eventRowId: string; payload: HrEventPayload; label: string }[] }): Promise<{ marked: number; mover: string[] | null }> {
       return db.transaction().execute(async (tx) => {
-        let person: { id: string; display_name: string; status: string } | undefined = await tx.selectFrom('people').select(['id', 'display_name', 'status'])
-          .where('id', '=', input.personId).executeTakeFirst();
-        if (!person && (p.type === 'hire' || p.type === 'rehire')) {
-          await tx.insertInto('people').values({
-            id: input.personId, tenant_id: input.tenantId, display_name: p.displayName ?? p.employeeId, email: typeof p.profile.workEmail === 'string' ? p.profile.workEmail : null,
-            status: 'pending', setup_workflow_id: lifecycleWorkflowId(input.tenantId, input.personId),
-          }).onConflict((oc) => oc.column('id').doNothing()).execute();
-          await tx.insertInto('person_external_ids').values({ tenant_id: input.tenantId, system: HR_SYSTEM, external_id: p.employeeId, person_id: input.personId })
-            .onConflict((oc) => oc.columns(['tenant_id', 'system', 'external_id']).doNothing()).execute();
-          await appendAudit(tx, { tenantId: input.tenantId, actor: actorOf(input), action: 'person.created', target: { kind: 'person', id: input.personId }, details: { source: 'hr_connector', eventId: p.eventId } });
-          person = { id: input.personId, display_name: p.displayName ?? p.employeeId, status: 'pending' };
+        for (const [i, e] of input.events.entries()) {
+          const { changed } = await applyHrObservation(tx, { ...input, payload: e.payload });
+          if (input.personActive && movedAttributes(changed).length > 0) return { marked: i, mover: changed };
+          await setHrEventStatus(tx, input.tenantId, [e.eventRowId], 'applied', `${e.label}${profileUpdatedOutcome(changed)}`);
         }
-        if (!person) return { personExists: false, changed: [] };
-        if (p.displayName && p.displayName !== person.display_name) {
-          await tx.updateTable('people').set({ display_name: p.displayName, updated_at: new Date() }).where('id', '=', input.personId).execute();
-        }
-        // HR names the manager by employee id; Portal's id for that employee is derived from it, so a manager
-        // not hired yet is an unresolved reference (a resolution issue) until their hire arrives.
-        const values: Record<string, string | number | boolean | null> = { ...p.profile, employeeNumber: p.employeeId };
-        if (typeof p.profile.manager === 'string') values.manager = personIdForEmployee(input.tenantId, p.profile.manager);
-        const result = await applyProfileObservation(tx, {
-          tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
-          values, actor: actorOf(input),
-        });
-        return { personExists: true, changed: result.changes.map((c) => c.attribute), personStatus: person.status };
+        return { marked: input.events.length, mover: null };
       });
     },
 

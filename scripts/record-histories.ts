@@ -204,6 +204,17 @@ async function main() {
   await until(batched, (s) => s.eventsProcessed === 3);
   await save('lifecycle', 'batched-events', batched, false);
 
+  // Updates queued together for an active person go in one local activity (applyHrUpdates) until one makes a
+  // mover: the mover runs for it, and the update after it is applied in a batch of its own.
+  const updates = await lifecycleRun('R6');
+  await updates.signal(hrEventSignal, hrEvent('R6', 'hire', 0, { department: 'engineering' }));
+  await until(updates, (s) => s.personState === 'active' && s.eventsProcessed === 1);
+  await updates.signal(hrEventsSignal, [
+    hrEvent('R6', 'update', 100, { payGrade: 'P1' }), hrEvent('R6', 'update', 200, { department: 'sales' }), hrEvent('R6', 'update', 300, { payGrade: 'P2' }),
+  ]);
+  await until(updates, (s) => s.eventsProcessed === 4);
+  await save('lifecycle', 'batched-updates-with-mover', updates, false);
+
   // Patch lifecycle-late-events: an update before its hire, re-applied once the hire arrives; a termination
   // arriving after a later update, still running the leaver; a hire during the retention wait, cancelling the
   // deletion; a corrected start date, then a cancellation naming the original hire.

@@ -5,7 +5,7 @@ import type { Activities } from '../activities';
 import { LocalActivityProfiles } from './activity-options';
 import {
   type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep, type ScheduledRun,
-  lifecycleEventTypes, lifecycleStateOf, moverAttributes,
+  lifecycleEventTypes, lifecycleStateOf, movedAttributes, profileUpdatedOutcome,
 } from './lifecycle.types';
 import { hrEventSignal, hrEventsSignal, kickoffSignal, lifecycleStateQuery } from './messages';
 import { executePlan } from './plan-start';
@@ -37,6 +37,8 @@ const RECENT_EVENT_IDS = 200;
 const CONTINUE_AFTER_EVENTS = 500;
 /** How many events that came before the person's hire are kept to re-apply once it arrives. */
 const AWAITING_HIRE_EVENTS = 20;
+/** Profile updates applied in one local activity at most (a burst of one person's updates). */
+const UPDATE_BATCH = 20;
 /** The outcome of an event for a person no hire has created yet. */
 const NO_HIRE_YET = 'failed: no hire has been seen for this employee';
 
@@ -178,6 +180,14 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     return 'joiner ran';
   }
 
+  /** What an applied update makes: a mover when an active person's mover attribute changed. */
+  async function afterUpdate(eventId: string, changed: string[]): Promise<string> {
+    const moved = movedAttributes(changed);
+    if (state.personState !== 'active' || moved.length === 0) return profileUpdatedOutcome(changed);
+    await run('mover', 'hr_event', eventId, `changed: ${moved.join(', ')}`);
+    return `mover ran (${moved.join(', ')})`;
+  }
+
   async function applyEvent(e: LifecycleEvent): Promise<string> {
     const p = e.payload;
     const at = p.effectiveAt ? new Date(p.effectiveAt) : now();
@@ -193,12 +203,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       case 'hire':
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
-      case 'update': {
-        const moved = applied.changed.filter((a) => moverAttributes.includes(a));
-        if (state.personState !== 'active' || moved.length === 0) return `profile updated (${applied.changed.join(', ') || 'no change'})`;
-        await run('mover', 'hr_event', p.eventId, `changed: ${moved.join(', ')}`);
-        return `mover ran (${moved.join(', ')})`;
-      }
+      case 'update':
+        return afterUpdate(p.eventId, applied.changed);
       case 'termination':
         if (state.scheduled?.kind === 'joiner') {
           await cancel(state.scheduled.runId, `terminated before the start date by HR event ${p.eventId}`);
@@ -264,9 +270,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    */
   async function applyInOrder(e: LifecycleEvent, retry: boolean): Promise<void> {
     const p = e.payload;
-    // State carried from before the patch knows only the newest event of any kind: it stands in, conservatively.
-    if (state.lastLifecycleAt === undefined) state.lastLifecycleAt = state.lastOccurredAt;
-    const lastLifecycleAt = state.lastLifecycleAt;
+    const lastLifecycleAt = lastLifecycleEventAt();
     const lifecycleKind = lifecycleEventTypes.includes(p.type);
     if (lifecycleKind && lastLifecycleAt !== null && p.occurredAt < lastLifecycleAt) {
       await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied hire, termination, rehire or cancellation (${lastLifecycleAt})` });
@@ -282,13 +286,67 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (lifecycleKind) state.lastLifecycleAt = p.occurredAt;
     const label = retry ? 'applied once the hire arrived: ' : newer !== null ? `late (older than ${newer}): ` : '';
     await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'applied', outcome: `${label}${outcome}` });
-    // The person exists now: whatever waited for the hire is applied next, in order with the rest.
+    releaseAwaitingHire();
+  }
+
+  /** The newest applied hire, termination, rehire or cancellation. */
+  function lastLifecycleEventAt(): string | null {
+    // State carried from before the patch knows only the newest event of any kind: it stands in, conservatively.
+    if (state.lastLifecycleAt === undefined) state.lastLifecycleAt = state.lastOccurredAt;
+    return state.lastLifecycleAt;
+  }
+
+  /** The person exists now: whatever waited for the hire is applied next, in order with the rest. */
+  function releaseAwaitingHire(): void {
     for (const waiting of state.awaitingHire ?? []) {
       retried.add(waiting.id);
       inbox.push(waiting);
     }
     if (state.awaitingHire?.length) sortInbox();
     state.awaitingHire = [];
+  }
+
+  /** Whether the inbox's next event can go in a batch of profile updates: an update for a person who exists. */
+  const batchable = (e: LifecycleEvent | undefined) => e !== undefined && e.payload.type === 'update' && !retried.has(e.id) && state.personState !== 'unknown';
+
+  /**
+   * Applies the profile updates at the head of the inbox in one local activity (a burst of a person's
+   * updates is one transaction and one workflow task, not two of each per update), in the HR system's
+   * order and with the same outcomes as one by one. The first that makes a mover stops the batch: the run
+   * starts the mover for it, and what followed it goes back to the inbox.
+   */
+  async function applyUpdates(): Promise<void> {
+    const batch: LifecycleEvent[] = [];
+    while (batch.length < UPDATE_BATCH && batchable(inbox[0])) batch.push(inbox.shift() as LifecycleEvent);
+    // Late ones are labelled as applyInOrder labels them; the inbox is in order, so only the first can be.
+    let newest = state.lastOccurredAt;
+    const items = batch.map((e) => {
+      const late = newest !== null && e.payload.occurredAt < newest ? newest : null;
+      if (late === null) newest = e.payload.occurredAt;
+      return { eventRowId: e.id, payload: e.payload, late, label: late === null ? '' : `late (older than ${late}): ` };
+    });
+    const { marked, mover } = await acts.applyHrUpdates({ ...ref, personActive: state.personState === 'active', events: items.map(({ late: _late, ...i }) => i) });
+    const counted = (i: number) => {
+      if (items[i]!.late === null) state.lastOccurredAt = items[i]!.payload.occurredAt;
+      countProcessed(batch[i]!);
+    };
+    for (let i = 0; i < marked; i += 1) counted(i);
+    if (mover !== null) {
+      const e = batch[marked]!;
+      const outcome = await afterUpdate(e.payload.eventId, mover);
+      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'applied', outcome: `${items[marked]!.label}${outcome}` });
+      counted(marked);
+      inbox.unshift(...batch.slice(marked + 1));
+      sortInbox();
+    }
+    releaseAwaitingHire();
+  }
+
+  /** Counts an event as processed (remembered, so a repeated delivery is ignored). */
+  function countProcessed(e: LifecycleEvent): void {
+    state.recentEventIds = [...state.recentEventIds, e.id].slice(-RECENT_EVENT_IDS);
+    state.eventsProcessed += 1;
+    processedThisRun += 1;
   }
 
   /** Keeps an event that came before the person's hire, to apply it once the hire arrives; the oldest kept goes first. */
@@ -323,14 +381,15 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       await run(k.kind, 'manual', null, k.reason, k.runId);
     }
     while (inbox.length > 0) {
+      if (lateEvents && batchable(inbox[0])) {
+        await applyUpdates();
+        continue;
+      }
       const e = inbox.shift() as LifecycleEvent;
       const retry = retried.delete(e.id);
       if (lateEvents) await applyInOrder(e, retry);
       else await applyOrSupersede(e);
-      if (retry) continue;
-      state.recentEventIds = [...state.recentEventIds, e.id].slice(-RECENT_EVENT_IDS);
-      state.eventsProcessed += 1;
-      processedThisRun += 1;
+      if (!retry) countProcessed(e);
     }
 
     if ((processedThisRun >= (input.continueAfterEvents ?? CONTINUE_AFTER_EVENTS) || workflowInfo().continueAsNewSuggested)

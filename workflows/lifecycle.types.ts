@@ -113,6 +113,20 @@ export interface LifecycleState {
   recentKickoffs?: string[];
 }
 
+/** What applying an HR event's profile data found and changed. */
+export interface AppliedHrEvent {
+  personExists: boolean;
+  changed: string[];
+  /** The person's status in Portal (absent when they do not exist, and in histories before it was returned). */
+  personStatus?: string;
+}
+
+/** The attributes among `changed` whose change makes a mover. */
+export const movedAttributes = (changed: readonly string[]) => changed.filter((a) => moverAttributes.includes(a));
+
+/** The outcome of an update that made no mover. */
+export const profileUpdatedOutcome = (changed: readonly string[]) => `profile updated (${changed.join(', ') || 'no change'})`;
+
 /** Where a person stands for their lifecycle, from their status in Portal (pending: not yet known). */
 export function lifecycleStateOf(status: string | undefined): PersonLifecycleState {
   return status === 'active' || status === 'disabled' || status === 'deleted' ? status : 'unknown';
