@@ -212,7 +212,18 @@ async function applyHrObservation(tx: Executor, input: PersonRef & { payload: Hr
     tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
     values, actor: actorOf(input),
   });
-  return { personExists: true, changed: result.changes.map((c) => c.attribute), personStatus: person.status };
+  // Applied again (a retry after its commit, or a new worker after one died before its workflow task
+  // completed), the observation changes nothing: what it changed the first time is in the profile history.
+  const changed = result.changes.length > 0 ? result.changes.map((c) => c.attribute) : await changedByObservation(tx, input.tenantId, input.personId, p.eventId);
+  return { personExists: true, changed, personStatus: person.status };
+}
+
+/** The attributes an HR event's observation changed, from the profile history. */
+async function changedByObservation(tx: Executor, tenantId: string, personId: string, eventId: string): Promise<string[]> {
+  const rows = await tx.selectFrom('profile_attribute_history').select('attribute').distinct()
+    .where('tenant_id', '=', tenantId).where('person_id', '=', personId).where('source', '=', 'hr_connector')
+    .where('source_record_id', '=', eventId).where('outcome', '=', 'applied').execute();
+  return rows.map((r) => r.attribute);
 }
 
 /** Factory of the lifecycle activities over a database. */
@@ -231,7 +242,7 @@ export function lifecycleActivities(db: Db) {
      * Applies a person's queued profile updates in order, in one transaction, each marked applied with its
      * outcome, until one changes a mover attribute of an active person: that one is applied but left
      * unmarked (`mover`), for the run to start the mover; the rest are not touched. Idempotent: applied
-     * again, an update changes nothing and its mark is rewritten with the same outcome.
+     * again, each update reports what it changed the first time, so the marks and the mover are the same.
      */
     async applyHrUpdates(input: PersonRef & { personActive: boolean; events: { eventRowId: string; payload: HrEventPayload; label: string }[] }): Promise<{ marked: number; mover: string[] | null }> {
       return db.transaction().execute(async (tx) => {

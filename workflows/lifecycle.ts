@@ -64,12 +64,18 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   const state: LifecycleState = input.state ?? {
     tenantId: input.tenantId, personId: input.personId, personState: 'unknown', lastOccurredAt: null, scheduled: null, resume: null, eventsProcessed: 0, recentEventIds: [],
   };
+  // State carried from before the patch knows only the newest event of any kind: it stands in for the newest
+  // hire, termination, rehire or cancellation, conservatively, from the start (the update batches move
+  // lastOccurredAt on).
+  if (lateEvents && state.lastLifecycleAt === undefined) state.lastLifecycleAt = state.lastOccurredAt;
   const inbox: LifecycleEvent[] = [];
   const kickoffs: LifecycleKickoff[] = [];
   const ref = { tenantId: input.tenantId, personId: input.personId };
   let processedThisRun = 0;
   /** Ids of events put back into the inbox once their hire arrived: applied again, not counted again. */
   const retried = new Set<string>();
+  /** Ids of events taken from the inbox and not yet counted: a copy delivered meanwhile is the same event. */
+  const inFlight = new Set<string>();
 
   setHandler(lifecycleStateQuery, () => state);
   // Apply in the HR system's order, whatever order the events arrived in.
@@ -78,6 +84,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   const receive = (events: readonly LifecycleEvent[]) => {
     for (const e of events) {
       // A re-dispatched event (a retried intake) is applied once.
+      if (lateEvents && inFlight.has(e.id)) continue;
       if (!state.recentEventIds.includes(e.id) && !inbox.some((x) => x.id === e.id)) inbox.push(e);
     }
     sortInbox();
@@ -270,7 +277,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    */
   async function applyInOrder(e: LifecycleEvent, retry: boolean): Promise<void> {
     const p = e.payload;
-    const lastLifecycleAt = lastLifecycleEventAt();
+    const lastLifecycleAt = state.lastLifecycleAt ?? null;
     const lifecycleKind = lifecycleEventTypes.includes(p.type);
     if (lifecycleKind && lastLifecycleAt !== null && p.occurredAt < lastLifecycleAt) {
       await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied hire, termination, rehire or cancellation (${lastLifecycleAt})` });
@@ -289,12 +296,6 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     releaseAwaitingHire();
   }
 
-  /** The newest applied hire, termination, rehire or cancellation. */
-  function lastLifecycleEventAt(): string | null {
-    // State carried from before the patch knows only the newest event of any kind: it stands in, conservatively.
-    if (state.lastLifecycleAt === undefined) state.lastLifecycleAt = state.lastOccurredAt;
-    return state.lastLifecycleAt;
-  }
 
   /** The person exists now: whatever waited for the hire is applied next, in order with the rest. */
   function releaseAwaitingHire(): void {
@@ -318,6 +319,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   async function applyUpdates(): Promise<void> {
     const batch: LifecycleEvent[] = [];
     while (batch.length < UPDATE_BATCH && batchable(inbox[0])) batch.push(inbox.shift() as LifecycleEvent);
+    for (const e of batch) inFlight.add(e.id);
     // Late ones are labelled as applyInOrder labels them; the inbox is in order, so only the first can be.
     let newest = state.lastOccurredAt;
     const items = batch.map((e) => {
@@ -339,6 +341,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       inbox.unshift(...batch.slice(marked + 1));
       sortInbox();
     }
+    for (const e of batch) inFlight.delete(e.id);
     releaseAwaitingHire();
   }
 
@@ -387,9 +390,11 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       }
       const e = inbox.shift() as LifecycleEvent;
       const retry = retried.delete(e.id);
+      inFlight.add(e.id);
       if (lateEvents) await applyInOrder(e, retry);
       else await applyOrSupersede(e);
       if (!retry) countProcessed(e);
+      inFlight.delete(e.id);
     }
 
     if ((processedThisRun >= (input.continueAfterEvents ?? CONTINUE_AFTER_EVENTS) || workflowInfo().continueAsNewSuggested)

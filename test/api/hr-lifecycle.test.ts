@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { lifecycleActivities } from '../../activities/lifecycle';
 import { signHrPayload } from '../../api/hr-signature';
 import { createCatalogObject } from '../../db/repositories/catalog';
 import { lockHrIntake, personIdForEmployee, storeHrEvents } from '../../db/repositories/hr';
@@ -543,6 +544,24 @@ describe('HR events and lifecycles', () => {
       // Another key is another run.
       const other = await kickoff('leave-K1-again');
       expect(other.body.runId).to.not.equal(first.body.runId);
+    });
+  });
+
+  describe('when a batch of updates is applied again after it committed', () => {
+    it('should answer as the first time: the same marks and the same mover', async () => {
+      await send(hire('U1', { department: 'engineering' }));
+      await waitRun('U1', 'joiner', 'completed');
+      // As a local activity retried after its commit, or run again by a worker that took over.
+      const update = (profile: Record<string, string>) => ({
+        eventRowId: randomUUID(), label: '',
+        payload: { eventId: eventId(), type: 'update' as const, employeeId: 'U1', occurredAt: iso(), effectiveAt: null, displayName: null, profile, cancelsEventId: null },
+      });
+      const events = [update({ payGrade: 'G7' }), update({ department: 'sales' }), update({ payGrade: 'G8' })];
+      const { applyHrUpdates } = lifecycleActivities(testEnv().db);
+      const input = { tenantId: tenant.id, personId: person('U1'), personActive: true, events };
+      const first = await applyHrUpdates(input);
+      expect(first).to.deep.equal({ marked: 1, mover: ['department'] });
+      expect(await applyHrUpdates(input)).to.deep.equal(first);
     });
   });
 
