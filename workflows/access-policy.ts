@@ -162,9 +162,11 @@ export interface DecisionContext {
 export function decisionRefusal(ctx: DecisionContext, personId: string): DecisionRefusal | null {
   if (!ctx.open) return 'request_closed';
   if (personId === ctx.beneficiaryPersonId || personId === ctx.submittedByPersonId) return 'self_approval';
+  // Before the approver check: the stage's approvers never include an earlier decider under the
+  // once-per-request rule (eligibleApprovers drops them), and the precise reason is this one.
+  if (ctx.approverOncePerRequest && ctx.decidedEarlier.includes(personId)) return 'already_decided_in_earlier_stage';
   if (!ctx.approvers.includes(personId)) return 'not_an_approver';
   if (ctx.decidedThisStage.includes(personId)) return 'duplicate_decision';
-  if (ctx.approverOncePerRequest && ctx.decidedEarlier.includes(personId)) return 'already_decided_in_earlier_stage';
   return null;
 }
 

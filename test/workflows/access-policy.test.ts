@@ -27,7 +27,7 @@ describe('access policy rules', () => {
       open: true, beneficiaryPersonId: 'alice', submittedByPersonId: 'delegate', approvers: ['m', 's1'],
       decidedThisStage: ['s1'], decidedEarlier: ['m'], approverOncePerRequest: true,
     };
-    it('should refuse in a fixed order: closed, self, non-approver, duplicate, earlier stage', () => {
+    it('should refuse in a fixed order: closed, self, earlier stage, non-approver, duplicate', () => {
       expect(decisionRefusal({ ...ctx, open: false }, 'alice')).to.equal('request_closed');
       expect(decisionRefusal(ctx, 'alice')).to.equal('self_approval');
       expect(decisionRefusal(ctx, 'delegate')).to.equal('self_approval');
@@ -35,6 +35,8 @@ describe('access policy rules', () => {
       expect(decisionRefusal(ctx, 's1')).to.equal('duplicate_decision');
       expect(decisionRefusal(ctx, 'm')).to.equal('already_decided_in_earlier_stage');
       expect(decisionRefusal({ ...ctx, approverOncePerRequest: false }, 'm')).to.equal(null);
+      // As the run sees it: the resolved approvers of a later stage no longer list the earlier decider.
+      expect(decisionRefusal({ ...ctx, approvers: ['s1'] }, 'm')).to.equal('already_decided_in_earlier_stage');
     });
   });
 
