@@ -215,6 +215,12 @@ async function main() {
   await until(updates, (s) => s.eventsProcessed === 4);
   await save('lifecycle', 'batched-updates-with-mover', updates, false);
 
+  // A fixed-term hire, its end sent ahead too: the leaver is scheduled after the joiner and runs at its date.
+  const fixedTerm = await lifecycleRun('R7');
+  await fixedTerm.signal(hrEventsSignal, [hrEvent('R7', 'hire', 0, { department: 'engineering' }, 1000), hrEvent('R7', 'termination', 100, {}, 2500)]);
+  await until(fixedTerm, (s) => s.personState === 'disabled');
+  await save('lifecycle', 'fixed-term-hire', fixedTerm, false);
+
   // Patch lifecycle-late-events: an update before its hire, re-applied once the hire arrives; a termination
   // arriving after a later update, still running the leaver; a hire during the retention wait, cancelling the
   // deletion; a corrected start date, then a cancellation naming the original hire.

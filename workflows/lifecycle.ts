@@ -129,6 +129,11 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (lateEvents) await cancelOpposite(kind, trigger, id);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
     await executeSteps(id, kind, template.steps);
+    // The person has started: a fixed-term hire's leaver now waits for its own date.
+    if (kind === 'joiner' && state.leaverAfterJoiner) {
+      state.scheduled = state.leaverAfterJoiner;
+      state.leaverAfterJoiner = null;
+    }
   }
 
   async function cancel(runId: string, reason: string) {
@@ -156,6 +161,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (kind === 'leaver' && state.scheduled?.kind === 'joiner') {
       await cancel(state.scheduled.runId, `cancelled by leaver run ${runId} (${trigger}) before the start date`);
       state.scheduled = null;
+      await cancelLeaverAfterJoiner(`superseded by leaver run ${runId} (${trigger}) before the start date`);
     }
   }
 
@@ -171,6 +177,28 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     await acts.scheduleRun({ ...ref, runId, kind, eventId, scheduledFor: dueAt });
     state.scheduled = chain === null ? { runId, kind, dueAt, eventId } : { runId, kind, dueAt, eventId, eventIds: [...chain, eventId] };
     return `${kind} scheduled for ${dueAt}`;
+  }
+
+  /**
+   * A termination dated after the scheduled joiner's start (a fixed-term hire, both sent ahead): the person
+   * starts, then leaves. The leaver is recorded as scheduled now (the person's upcoming steps show it) and
+   * takes the scheduled slot once the joiner has run; a later such termination replaces it (a correction).
+   */
+  async function scheduleLeaverAfterJoiner(at: Date, eventId: string, joinerDueAt: string): Promise<string> {
+    const previous = state.leaverAfterJoiner ?? null;
+    if (previous) await cancel(previous.runId, `rescheduled by HR event ${eventId}`);
+    const runId = uuid4();
+    const dueAt = at.toISOString();
+    await acts.scheduleRun({ ...ref, runId, kind: 'leaver', eventId, scheduledFor: dueAt });
+    state.leaverAfterJoiner = { runId, kind: 'leaver', dueAt, eventId, eventIds: [...(previous ? chainOf(previous) : []), eventId] };
+    return `leaver scheduled for ${dueAt}, after the joiner on ${joinerDueAt}`;
+  }
+
+  /** Ends the fixed-term leaver waiting for its joiner (the hire it followed was cancelled or ended early). */
+  async function cancelLeaverAfterJoiner(reason: string): Promise<void> {
+    if (!state.leaverAfterJoiner) return;
+    await cancel(state.leaverAfterJoiner.runId, reason);
+    state.leaverAfterJoiner = null;
   }
 
   async function joinOrSchedule(at: Date, eventId: string): Promise<string> {
@@ -214,6 +242,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         return afterUpdate(p.eventId, applied.changed);
       case 'termination':
         if (state.scheduled?.kind === 'joiner') {
+          if (lateEvents && at.getTime() > Date.parse(state.scheduled.dueAt)) return scheduleLeaverAfterJoiner(at, p.eventId, state.scheduled.dueAt);
+          if (lateEvents) await cancelLeaverAfterJoiner(`terminated before the start date by HR event ${p.eventId}`);
           await cancel(state.scheduled.runId, `terminated before the start date by HR event ${p.eventId}`);
           state.scheduled = null;
           return 'pending joiner cancelled';
@@ -239,10 +269,16 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
       case 'cancellation':
+        if (lateEvents && state.leaverAfterJoiner && p.cancelsEventId !== null && chainOf(state.leaverAfterJoiner).includes(p.cancelsEventId)) {
+          await cancelLeaverAfterJoiner(`cancelled by HR event ${p.eventId}`);
+          return 'pending leaver cancelled';
+        }
         if (state.scheduled && (lateEvents ? p.cancelsEventId !== null && chainOf(state.scheduled).includes(p.cancelsEventId) : state.scheduled.eventId === p.cancelsEventId)) {
           await cancel(state.scheduled.runId, `cancelled by HR event ${p.eventId}`);
           const kind = state.scheduled.kind;
           state.scheduled = null;
+          // The hire is off: so is the leaver that was to follow it.
+          if (lateEvents && kind === 'joiner') await cancelLeaverAfterJoiner(`the hire it followed was cancelled by HR event ${p.eventId}`);
           return `pending ${kind} cancelled`;
         }
         return `nothing pending for event ${p.cancelsEventId}`;

@@ -104,6 +104,11 @@ export interface LifecycleState {
    */
   awaitingHire?: LifecycleEvent[];
   scheduled: ScheduledRun | null;
+  /**
+   * A fixed-term hire's leaver: a termination dated after a scheduled joiner's start, recorded as a scheduled
+   * run, that takes the `scheduled` slot once the joiner has run. Absent before `lifecycle-late-events`.
+   */
+  leaverAfterJoiner?: ScheduledRun | null;
   /** A run paused by a `wait` step (a leaver's retention wait): its remaining steps resume at `dueAt`. */
   resume: { runId: string; kind: LifecycleKind; dueAt: string; steps: LifecycleStep[] } | null;
   eventsProcessed: number;

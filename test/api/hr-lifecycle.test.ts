@@ -547,6 +547,23 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a fixed-term hire and its end are both sent ahead', () => {
+    it('should start the person on the hire date and run the leaver on the end date, both shown as upcoming', async () => {
+      const base = Date.now();
+      await send(hire('FT1', { department: 'engineering' }, { effectiveAt: at(base, 4000) }));
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT1', occurredAt: iso(100), effectiveAt: at(base, 8000), profile: {} });
+      const upcoming = await eventually(async () => {
+        const kinds = (((await lifecycleOf('FT1')).upcoming ?? []) as { kind: string }[]).map((u) => u.kind);
+        return kinds.length === 2 ? kinds : undefined;
+      }, 10_000, 'joiner and leaver upcoming');
+      expect(upcoming).to.deep.equal(['joiner', 'leaver']);
+      await waitFor('FT1', 'active');
+      await waitFor('FT1', 'disabled');
+      const runs = (await lifecycleOf('FT1')).runs as { kind: string; status: string }[];
+      expect(runs.filter((r) => r.kind === 'joiner').map((r) => r.status)).to.deep.equal(['completed']);
+    });
+  });
+
   describe('when a batch of updates is applied again after it committed', () => {
     it('should answer as the first time: the same marks and the same mover', async () => {
       await send(hire('U1', { department: 'engineering' }));
