@@ -221,6 +221,15 @@ async function main() {
   await until(fixedTerm, (s) => s.personState === 'disabled');
   await save('lifecycle', 'fixed-term-hire', fixedTerm, false);
 
+  // A termination cancelled while its leaver waits to delete: the deletion is off and the joiner restores the person.
+  const undone = await lifecycleRun('R8');
+  await undone.signal(hrEventSignal, hrEvent('R8', 'hire', 0, { department: 'engineering' }));
+  await until(undone, (s) => s.personState === 'active' && s.eventsProcessed === 1);
+  const ending = hrEvent('R8', 'termination', 100);
+  await undone.signal(hrEventsSignal, [ending, { id: randomUUID(), payload: { ...hrEvent('R8', 'cancellation', 200).payload, cancelsEventId: ending.payload.eventId } }]);
+  await until(undone, (s) => s.eventsProcessed === 3);
+  await save('lifecycle', 'termination-cancelled-in-retention', undone, false);
+
   // Patch lifecycle-late-events: an update before its hire, re-applied once the hire arrives; a termination
   // arriving after a later update, still running the leaver; a hire during the retention wait, cancelling the
   // deletion; a corrected start date, then a cancellation naming the original hire.

@@ -104,12 +104,16 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   const now = () => new Date(Date.now());
   const isDue = (at: string | undefined) => at !== undefined && Date.parse(at) <= Date.now();
 
-  async function executeSteps(runId: string, kind: LifecycleKind, steps: LifecycleStep[]): Promise<void> {
+  async function executeSteps(runId: string, kind: LifecycleKind, steps: LifecycleStep[], eventIds: string[] = []): Promise<void> {
     for (let i = 0; i < steps.length; i += 1) {
       const step = steps[i] as LifecycleStep;
       if (step.type === 'wait') {
-        // The rest of the run resumes when the wait is over, unless a rehire cancels it first.
-        state.resume = { runId, kind, dueAt: new Date(Date.now() + step.seconds * 1000).toISOString(), steps: steps.slice(i + 1) };
+        // The rest of the run resumes when the wait is over, unless a rehire or the termination's
+        // cancellation ends it first.
+        state.resume = {
+          runId, kind, dueAt: new Date(Date.now() + step.seconds * 1000).toISOString(), steps: steps.slice(i + 1),
+          ...(lateEvents && eventIds.length > 0 ? { eventIds } : {}),
+        };
         await acts.recordRunStep({ ...ref, runId, step: 'wait', outcome: 'applied', details: { until: state.resume.dueAt } });
         return;
       }
@@ -124,11 +128,13 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   }
 
   /** Starts a run now: the one waiting for its date, or a new one. */
-  async function run(kind: LifecycleKind, trigger: 'hr_event' | 'manual' | 'effective_date', eventId: string | null, reason: string | null, runId?: string) {
+  async function run(
+    kind: LifecycleKind, trigger: 'hr_event' | 'manual' | 'effective_date', eventId: string | null, reason: string | null, runId?: string, chain?: string[],
+  ) {
     const id = runId ?? uuid4();
     if (lateEvents) await cancelOpposite(kind, trigger, id);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
-    await executeSteps(id, kind, template.steps);
+    await executeSteps(id, kind, template.steps, chain ?? (eventId === null ? [] : [eventId]));
     // The person has started: a fixed-term hire's leaver now waits for its own date.
     if (kind === 'joiner' && state.leaverAfterJoiner) {
       state.scheduled = state.leaverAfterJoiner;
@@ -269,6 +275,13 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
       case 'cancellation':
+        if (lateEvents && state.resume?.kind === 'leaver' && p.cancelsEventId !== null && (state.resume.eventIds ?? []).includes(p.cancelsEventId)) {
+          // The termination did not happen: the deletion is off, and the person is restored as a rehire is.
+          await cancel(state.resume.runId, `its termination was cancelled by HR event ${p.eventId}`);
+          state.resume = null;
+          await run('joiner', 'hr_event', p.eventId, `termination ${p.cancelsEventId} cancelled`);
+          return 'pending deletion cancelled, joiner ran';
+        }
         if (lateEvents && state.leaverAfterJoiner && p.cancelsEventId !== null && chainOf(state.leaverAfterJoiner).includes(p.cancelsEventId)) {
           await cancelLeaverAfterJoiner(`cancelled by HR event ${p.eventId}`);
           return 'pending leaver cancelled';
@@ -408,12 +421,12 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (state.scheduled && isDue(state.scheduled.dueAt)) {
       const due = state.scheduled;
       state.scheduled = null;
-      await run(due.kind, 'effective_date', due.eventId, null, due.runId);
+      await run(due.kind, 'effective_date', due.eventId, null, due.runId, chainOf(due));
     }
     if (state.resume && isDue(state.resume.dueAt)) {
       const resume = state.resume;
       state.resume = null;
-      await executeSteps(resume.runId, resume.kind, resume.steps);
+      await executeSteps(resume.runId, resume.kind, resume.steps, resume.eventIds ?? []);
     }
     while (kickoffs.length > 0) {
       const k = kickoffs.shift() as LifecycleKickoff;

@@ -110,7 +110,11 @@ export interface LifecycleState {
    */
   leaverAfterJoiner?: ScheduledRun | null;
   /** A run paused by a `wait` step (a leaver's retention wait): its remaining steps resume at `dueAt`. */
-  resume: { runId: string; kind: LifecycleKind; dueAt: string; steps: LifecycleStep[] } | null;
+  resume: {
+    runId: string; kind: LifecycleKind; dueAt: string; steps: LifecycleStep[];
+    /** The events of the run's chain, so a cancellation of its termination ends it. Absent before `lifecycle-late-events`. */
+    eventIds?: string[];
+  } | null;
   eventsProcessed: number;
   /** Row ids of the most recent events seen, so a repeated delivery of one is ignored. */
   recentEventIds: string[];

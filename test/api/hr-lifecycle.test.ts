@@ -564,6 +564,21 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a termination is cancelled while its leaver waits to delete the person', () => {
+    it('should cancel the deletion and restore the person', async () => {
+      expect((await admin.request('PUT', `${t}/hr/settings`, { disableThreshold: 5, leaverDeleteAfterSeconds: 60 })).status).to.equal(200);
+      await send(hire('TC1', { department: 'engineering' }));
+      await waitRun('TC1', 'joiner', 'completed');
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'TC1', occurredAt: iso(100), profile: {} };
+      await send(termination);
+      await waitFor('TC1', 'disabled');
+      await send({ eventId: eventId(), type: 'cancellation', employeeId: 'TC1', occurredAt: iso(200), cancelsEventId: termination.eventId, profile: {} });
+      await waitFor('TC1', 'active');
+      await waitRun('TC1', 'leaver', 'cancelled');
+      expect((await lifecycleOf('TC1')).upcoming).to.deep.equal([]);
+    });
+  });
+
   describe('when a batch of updates is applied again after it committed', () => {
     it('should answer as the first time: the same marks and the same mover', async () => {
       await send(hire('U1', { department: 'engineering' }));
