@@ -186,7 +186,7 @@ async function executeStep(
  * Applies an HR event's profile data (source `hr_connector`) in `tx`, creating the person on a hire or
  * rehire. Idempotent: a repeat observation changes nothing.
  */
-async function applyHrObservation(tx: Executor, input: PersonRef & { payload: HrEventPayload }): Promise<AppliedHrEvent> {
+async function applyHrObservation(tx: Executor, input: PersonRef & { payload: HrEventPayload; recoverEarlierChanges?: boolean }): Promise<AppliedHrEvent> {
   const p = input.payload;
   let person: { id: string; display_name: string; status: string } | undefined = await tx.selectFrom('people').select(['id', 'display_name', 'status'])
     .where('id', '=', input.personId).executeTakeFirst();
@@ -214,7 +214,10 @@ async function applyHrObservation(tx: Executor, input: PersonRef & { payload: Hr
   });
   // Applied again (a retry after its commit, or a new worker after one died before its workflow task
   // completed), the observation changes nothing: what it changed the first time is in the profile history.
-  const changed = result.changes.length > 0 ? result.changes.map((c) => c.attribute) : await changedByObservation(tx, input.tenantId, input.personId, p.eventId);
+  // Only runs that ask (patch lifecycle-late-events) get it: they never apply a delivered copy of an event
+  // they are applying, for which that answer would run a second mover.
+  const changed = result.changes.length > 0 || !input.recoverEarlierChanges
+    ? result.changes.map((c) => c.attribute) : await changedByObservation(tx, input.tenantId, input.personId, p.eventId);
   return { personExists: true, changed, personStatus: person.status };
 }
 
@@ -234,7 +237,7 @@ export function lifecycleActivities(db: Db) {
      * Idempotent: a repeat observation changes nothing.
      */
     /** Applies one HR event's profile data (see applyHrObservation). */
-    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload }): Promise<AppliedHrEvent> {
+    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload; recoverEarlierChanges?: boolean }): Promise<AppliedHrEvent> {
       return db.transaction().execute((tx) => applyHrObservation(tx, input));
     },
 
@@ -247,7 +250,7 @@ export function lifecycleActivities(db: Db) {
     async applyHrUpdates(input: PersonRef & { personActive: boolean; events: { eventRowId: string; payload: HrEventPayload; label: string }[] }): Promise<{ marked: number; mover: string[] | null }> {
       return db.transaction().execute(async (tx) => {
         for (const [i, e] of input.events.entries()) {
-          const { changed } = await applyHrObservation(tx, { ...input, payload: e.payload });
+          const { changed } = await applyHrObservation(tx, { ...input, payload: e.payload, recoverEarlierChanges: true });
           if (input.personActive && movedAttributes(changed).length > 0) return { marked: i, mover: changed };
           await setHrEventStatus(tx, input.tenantId, [e.eventRowId], 'applied', `${e.label}${profileUpdatedOutcome(changed)}`);
         }

@@ -135,8 +135,9 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (lateEvents) await cancelOpposite(kind, trigger, id);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
     await executeSteps(id, kind, template.steps, chain ?? (eventId === null ? [] : [eventId]));
-    // The person has started: a fixed-term hire's leaver now waits for its own date.
-    if (kind === 'joiner' && state.leaverAfterJoiner) {
+    // The person has started: a fixed-term hire's leaver now waits for its own date (once the joiner it
+    // follows has run; a joiner kicked off early leaves that one, and the leaver behind it, scheduled).
+    if (kind === 'joiner' && state.leaverAfterJoiner && state.scheduled?.kind !== 'joiner') {
       state.scheduled = state.leaverAfterJoiner;
       state.leaverAfterJoiner = null;
     }
@@ -147,8 +148,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   }
 
   /** Ends a leaver still pending: scheduled for its date, or paused in its retention wait before the deletion. */
-  async function cancelPendingLeaver(reason: string): Promise<void> {
-    if (state.scheduled?.kind === 'leaver') {
+  async function cancelPendingLeaver(reason: string, spareScheduled = false): Promise<void> {
+    if (state.scheduled?.kind === 'leaver' && !spareScheduled) {
       await cancel(state.scheduled.runId, reason);
       state.scheduled = null;
     }
@@ -163,7 +164,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    * person the joiner just activated. A leaver ends a scheduled joiner for the same reason.
    */
   async function cancelOpposite(kind: LifecycleKind, trigger: string, runId: string): Promise<void> {
-    if (kind === 'joiner') await cancelPendingLeaver(`cancelled by joiner run ${runId} (${trigger})`);
+    // A joiner kicked off by hand (onboarding run again) leaves a dated departure alone: HR ends that.
+    if (kind === 'joiner') await cancelPendingLeaver(`cancelled by joiner run ${runId} (${trigger})`, trigger === 'manual');
     if (kind === 'leaver' && state.scheduled?.kind === 'joiner') {
       await cancel(state.scheduled.runId, `cancelled by leaver run ${runId} (${trigger}) before the start date`);
       state.scheduled = null;
@@ -210,6 +212,10 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   async function joinOrSchedule(at: Date, eventId: string): Promise<string> {
     // Hired again while the leaver waits to delete: the person stays, whether they start now or later.
     if (lateEvents) await cancelPendingLeaver(`hired again by HR event ${eventId} while the leaver was pending`);
+    // A start moved to or past the fixed-term end: the end no longer follows it.
+    if (lateEvents && state.leaverAfterJoiner && at.getTime() >= Date.parse(state.leaverAfterJoiner.dueAt)) {
+      await cancelLeaverAfterJoiner(`the start date moved to ${at.toISOString()}, not before this end date, by HR event ${eventId}`);
+    }
     if (at.getTime() > Date.now()) return schedule('joiner', at.toISOString(), eventId);
     if (state.scheduled?.kind === 'joiner') {
       const waiting = state.scheduled;
@@ -232,7 +238,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   async function applyEvent(e: LifecycleEvent): Promise<string> {
     const p = e.payload;
     const at = p.effectiveAt ? new Date(p.effectiveAt) : now();
-    const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: p });
+    const applied = await acts.applyHrEvent({ ...ref, eventRowId: e.id, payload: p, ...(lateEvents ? { recoverEarlierChanges: true } : {}) });
     if (!applied.personExists) return NO_HIRE_YET;
     // A run that started without carried state (its predecessor was lost) learns where the person stands
     // from the database, so their termination still runs the leaver and a department change the mover. A

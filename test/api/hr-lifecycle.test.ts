@@ -562,6 +562,39 @@ describe('HR events and lifecycles', () => {
       const runs = (await lifecycleOf('FT1')).runs as { kind: string; status: string }[];
       expect(runs.filter((r) => r.kind === 'joiner').map((r) => r.status)).to.deep.equal(['completed']);
     });
+
+    it('should keep the end date when onboarding is run again by hand before the start, and drop it when the start moves past it', async () => {
+      const base = Date.now();
+      await send(hire('FT2', { department: 'engineering' }, { effectiveAt: at(base, 4000) }));
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT2', occurredAt: iso(100), effectiveAt: at(base, 9000), profile: {} });
+      const upcomingKinds = async (employeeId: string) => (((await lifecycleOf(employeeId)).upcoming ?? []) as { kind: string }[]).map((u) => u.kind);
+      await eventually(async () => ((await upcomingKinds('FT2')).length === 2 ? true : undefined), 10_000, 'joiner and leaver upcoming');
+      // Onboarding run early by hand: the scheduled start and the end after it stay.
+      const kickoff = await admin.post(`${t}/people/${person('FT2')}/lifecycle/kickoff`, { kind: 'joiner', reason: 'laptop needed early' });
+      expect(kickoff.status).to.equal(202);
+      await waitFor('FT2', 'active');
+      expect(await upcomingKinds('FT2')).to.deep.equal(['joiner', 'leaver']);
+      await waitFor('FT2', 'disabled', 30_000);
+      // The scheduled start ran at its date too (not left scheduled behind the promoted end).
+      await eventually(async () => ((await upcomingKinds('FT2')).length === 0 ? true : undefined), 10_000, 'nothing left upcoming');
+
+      // A dated departure of an active person stays when onboarding is run again by hand.
+      await send(hire('FT4', { department: 'engineering' }));
+      await waitRun('FT4', 'joiner', 'completed');
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT4', occurredAt: iso(100), effectiveAt: at(Date.now(), 120_000), profile: {} });
+      await eventually(async () => ((await upcomingKinds('FT4')).join() === 'leaver' ? true : undefined), 10_000, 'leaver upcoming');
+      await admin.post(`${t}/people/${person('FT4')}/lifecycle/kickoff`, { kind: 'joiner', reason: 'birthright fixed' });
+      await eventually(async () => ((await lifecycleOf('FT4')).runs.filter((r: { kind: string; status: string }) => r.kind === 'joiner' && r.status === 'completed').length === 2 ? true : undefined), 10_000, 'second joiner');
+      expect(await upcomingKinds('FT4')).to.deep.equal(['leaver']);
+
+      // A second hire moves the start past the end: the end no longer follows it.
+      await send(hire('FT3', { department: 'engineering' }, { effectiveAt: at(base, 60_000) }));
+      const end = { eventId: eventId(), type: 'termination', employeeId: 'FT3', occurredAt: iso(200), effectiveAt: at(base, 90_000), profile: {} };
+      await send(end);
+      await eventually(async () => ((await upcomingKinds('FT3')).length === 2 ? true : undefined), 10_000, 'joiner and leaver upcoming');
+      await send(hire('FT3', { department: 'engineering' }, { occurredAt: iso(300), effectiveAt: at(base, 120_000) }));
+      await eventually(async () => ((await upcomingKinds('FT3')).join() === 'joiner' ? true : undefined), 10_000, 'only the moved joiner upcoming');
+    });
   });
 
   describe('when a termination is cancelled while its leaver waits to delete the person', () => {
