@@ -46,6 +46,19 @@ describe('HR events and lifecycles', () => {
     (await eventsOf(employeeId)).find((e) => e.eventId === id && e.status === status), 20_000, `${id} ${status}`);
   /** An ISO time relative to a fixed base, so events built at different moments keep the HR system's order. */
   const at = (base: number, offsetMs: number) => new Date(base + offsetMs).toISOString();
+  /**
+   * Hires an engineer and applies an update dated two seconds after the returned base, which changes no
+   * mover attribute: an event dated between them then arrives late.
+   */
+  async function hiredWithNewerUpdate(employeeId: string): Promise<number> {
+    await send(hire(employeeId, { department: 'engineering' }));
+    await waitRun(employeeId, 'joiner', 'completed');
+    const base = Date.now();
+    const newer = { eventId: eventId(), type: 'update', employeeId, occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
+    await send(newer);
+    await waitEvent(employeeId, newer.eventId, 'applied');
+    return base;
+  }
 
   before(async () => {
     worker = await startWorker();
@@ -220,12 +233,7 @@ describe('HR events and lifecycles', () => {
 
   describe('when a termination arrives after a later update', () => {
     it('should still run the leaver, in the HR system\'s order', async () => {
-      await send(hire('L1', { department: 'engineering' }));
-      await waitRun('L1', 'joiner', 'completed');
-      const base = Date.now();
-      const update = { eventId: eventId(), type: 'update', employeeId: 'L1', occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
-      await send(update);
-      await waitEvent('L1', update.eventId, 'applied');
+      const base = await hiredWithNewerUpdate('L1');
       const termination = { eventId: eventId(), type: 'termination', employeeId: 'L1', occurredAt: at(base, 1000), profile: {} };
       await send(termination);
       await waitFor('L1', 'disabled');
@@ -252,12 +260,7 @@ describe('HR events and lifecycles', () => {
 
   describe('when a department change arrives after a later update', () => {
     it('should run the mover for it', async () => {
-      await send(hire('L3', { department: 'engineering' }));
-      await waitRun('L3', 'joiner', 'completed');
-      const base = Date.now();
-      const newer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 2000), profile: { payGrade: 'P2' } };
-      await send(newer);
-      await waitEvent('L3', newer.eventId, 'applied');
+      const base = await hiredWithNewerUpdate('L3');
       const transfer = { eventId: eventId(), type: 'update', employeeId: 'L3', occurredAt: at(base, 1000), profile: { department: 'sales' } };
       await send(transfer);
       await waitRun('L3', 'mover', 'completed');
