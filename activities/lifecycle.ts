@@ -184,9 +184,12 @@ async function executeStep(
 
 /**
  * Applies an HR event's profile data (source `hr_connector`) in `tx`, creating the person on a hire or
- * rehire. Idempotent: a repeat observation changes nothing.
+ * rehire. Idempotent: a repeat observation changes nothing. The values are observed as of `observedAt`
+ * when given (an update applied on its effective date), else as of the event's occurredAt.
  */
-async function applyHrObservation(tx: Executor, input: PersonRef & { payload: HrEventPayload; recoverEarlierChanges?: boolean }): Promise<AppliedHrEvent> {
+async function applyHrObservation(
+  tx: Executor, input: PersonRef & { payload: HrEventPayload; recoverEarlierChanges?: boolean; observedAt?: string },
+): Promise<AppliedHrEvent> {
   const p = input.payload;
   let person: { id: string; display_name: string; status: string } | undefined = await tx.selectFrom('people').select(['id', 'display_name', 'status'])
     .where('id', '=', input.personId).executeTakeFirst();
@@ -209,7 +212,7 @@ async function applyHrObservation(tx: Executor, input: PersonRef & { payload: Hr
   const values: Record<string, string | number | boolean | null> = { ...p.profile, employeeNumber: p.employeeId };
   if (typeof p.profile.manager === 'string') values.manager = personIdForEmployee(input.tenantId, p.profile.manager);
   const result = await applyProfileObservation(tx, {
-    tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(p.occurredAt),
+    tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(input.observedAt ?? p.occurredAt),
     values, actor: actorOf(input),
   });
   // Applied again (a retry after its commit, or a new worker after one died before its workflow task
@@ -237,7 +240,7 @@ export function lifecycleActivities(db: Db) {
      * Idempotent: a repeat observation changes nothing.
      */
     /** Applies one HR event's profile data (see applyHrObservation). */
-    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload; recoverEarlierChanges?: boolean }): Promise<AppliedHrEvent> {
+    async applyHrEvent(input: PersonRef & { eventRowId: string; payload: HrEventPayload; recoverEarlierChanges?: boolean; observedAt?: string }): Promise<AppliedHrEvent> {
       return db.transaction().execute((tx) => applyHrObservation(tx, input));
     },
 
@@ -286,7 +289,9 @@ export function lifecycleActivities(db: Db) {
         }
         const template = await currentTemplate(tx, input.tenantId, input.kind);
         if (existing) {
-          await tx.updateTable('lifecycle_runs').set({ status: 'running', trigger: input.trigger, template_version: template.version, updated_at: new Date() }).where('id', '=', input.runId).execute();
+          await tx.updateTable('lifecycle_runs').set({
+            status: 'running', trigger: input.trigger, template_version: template.version, reason: sql<string | null>`coalesce(${input.reason}, reason)`, updated_at: new Date(),
+          }).where('id', '=', input.runId).execute();
         } else {
           await tx.insertInto('lifecycle_runs').values({
             id: input.runId, tenant_id: input.tenantId, person_id: input.personId, kind: input.kind, trigger: input.trigger, hr_event_id: input.eventId,

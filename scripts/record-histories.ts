@@ -230,6 +230,19 @@ async function main() {
   await until(undone, (s) => s.eventsProcessed === 3);
   await save('lifecycle', 'termination-cancelled-in-retention', undone, false);
 
+  // Patch lifecycle-dated-updates: a transfer dated ahead waits for its date and runs the mover scheduled for
+  // it; a dated change of no mover attribute applies at its date; a dated transfer called off by a cancellation.
+  const dated = await lifecycleRun('R9');
+  await dated.signal(hrEventSignal, hrEvent('R9', 'hire', 0, { department: 'engineering' }));
+  await until(dated, (s) => s.personState === 'active' && s.eventsProcessed === 1);
+  const calledOff = hrEvent('R9', 'update', 150, { department: 'support' }, 60_000);
+  await dated.signal(hrEventsSignal, [
+    hrEvent('R9', 'update', 100, { department: 'sales' }, 1500), calledOff, hrEvent('R9', 'update', 200, { payGrade: 'P4' }, 1000),
+    { id: randomUUID(), payload: { ...hrEvent('R9', 'cancellation', 300).payload, cancelsEventId: calledOff.payload.eventId } },
+  ]);
+  await until(dated, (s) => s.eventsProcessed === 5 && (s.datedUpdates ?? []).length === 0);
+  await save('lifecycle', 'dated-updates', dated, false);
+
   // Patch lifecycle-late-events: an update before its hire, re-applied once the hire arrives; a termination
   // arriving after a later update, still running the leaver; a hire during the retention wait, cancelling the
   // deletion; a corrected start date, then a cancellation naming the original hire.

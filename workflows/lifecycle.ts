@@ -4,7 +4,7 @@ import {
 import type { Activities } from '../activities';
 import { LocalActivityProfiles } from './activity-options';
 import {
-  type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep, type ScheduledRun,
+  type DatedUpdate, type LifecycleEvent, type LifecycleInput, type LifecycleKickoff, type LifecycleKind, type LifecycleState, type LifecycleStep, type ScheduledRun,
   lifecycleEventTypes, lifecycleStateOf, movedAttributes, profileUpdatedOutcome,
 } from './lifecycle.types';
 import { hrEventSignal, hrEventsSignal, kickoffSignal, lifecycleStateQuery } from './messages';
@@ -22,6 +22,13 @@ const LIFECYCLE_PLANS = 'lifecycle-plans';
  * workflow task than the code after it).
  */
 const LIFECYCLE_LATE_EVENTS = 'lifecycle-late-events';
+/**
+ * Patch, asked as a run starts: an update dated in the future (a transfer effective next month) waits for
+ * its effective date instead of applying at once (which would run the mover early: the person would lose
+ * their current access weeks before the move). One that changes a mover attribute is recorded as a scheduled
+ * mover run, so it shows among the person's upcoming steps; a cancellation naming the update cancels it.
+ */
+const LIFECYCLE_DATED_UPDATES = 'lifecycle-dated-updates';
 /** How many recent kickoff run ids are remembered, so a repeated kickoff (a client's retry) runs once. */
 const RECENT_KICKOFFS = 50;
 
@@ -37,6 +44,8 @@ const RECENT_EVENT_IDS = 200;
 const CONTINUE_AFTER_EVENTS = 500;
 /** How many events that came before the person's hire are kept to re-apply once it arrives. */
 const AWAITING_HIRE_EVENTS = 20;
+/** How many future-dated updates a person may have waiting; more are refused (failed) with that reason. */
+const DATED_UPDATES = 100;
 /** Profile updates applied in one local activity at most (a burst of one person's updates). */
 const UPDATE_BATCH = 20;
 /** The outcome of an event for a person no hire has created yet. */
@@ -60,6 +69,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
  * activity outlasting the task's heartbeat), and a patch first checked there replays as unpatched.
    */
   const lateEvents = patched(LIFECYCLE_LATE_EVENTS);
+  const datedUpdates = patched(LIFECYCLE_DATED_UPDATES);
   const plansPatched = () => lateEvents || patched(LIFECYCLE_PLANS);
   const state: LifecycleState = input.state ?? {
     tenantId: input.tenantId, personId: input.personId, personState: 'unknown', lastOccurredAt: null, scheduled: null, resume: null, eventsProcessed: 0, recentEventIds: [],
@@ -280,7 +290,14 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         }
         if (state.personState === 'active') return 'already active';
         return joinOrSchedule(at, p.eventId);
-      case 'cancellation':
+      case 'cancellation': {
+        const dated = datedUpdates ? (state.datedUpdates ?? []).find((d) => d.event.payload.eventId === p.cancelsEventId) : undefined;
+        if (dated) {
+          state.datedUpdates = (state.datedUpdates ?? []).filter((d) => d !== dated);
+          if (dated.runId !== null) await cancel(dated.runId, `its update was cancelled by HR event ${p.eventId}`);
+          await acts.markHrEvent({ ...ref, eventRowId: dated.event.id, status: 'superseded', outcome: `cancelled by HR event ${p.eventId} before its effective date` });
+          return `pending update ${p.cancelsEventId} cancelled`;
+        }
         if (lateEvents && state.resume?.kind === 'leaver' && p.cancelsEventId !== null && (state.resume.eventIds ?? []).includes(p.cancelsEventId)) {
           // The termination did not happen: the deletion is off, and the person is restored as a rehire is.
           await cancel(state.resume.runId, `its termination was cancelled by HR event ${p.eventId}`);
@@ -301,6 +318,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
           return `pending ${kind} cancelled`;
         }
         return `nothing pending for event ${p.cancelsEventId}`;
+      }
     }
   }
 
@@ -363,7 +381,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   }
 
   /** Whether the inbox's next event can go in a batch of profile updates: an update for a person who exists. */
-  const batchable = (e: LifecycleEvent | undefined) => e !== undefined && e.payload.type === 'update' && !retried.has(e.id) && state.personState !== 'unknown';
+  const batchable = (e: LifecycleEvent | undefined) => e !== undefined && e.payload.type === 'update' && !retried.has(e.id) && state.personState !== 'unknown'
+    && !isFutureUpdate(e);
 
   /**
    * Applies the profile updates at the head of the inbox in one local activity (a burst of a person's
@@ -400,6 +419,60 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     releaseAwaitingHire();
   }
 
+  /** Whether an event is an update that takes effect later (patch `lifecycle-dated-updates`): it waits for its date. */
+  function isFutureUpdate(e: LifecycleEvent | undefined): boolean {
+    return datedUpdates && e !== undefined && e.payload.type === 'update' && e.payload.effectiveAt !== null && Date.parse(e.payload.effectiveAt) > Date.now();
+  }
+
+  /**
+   * Keeps an update dated in the future for its effective date. One that changes a mover attribute records
+   * the mover as scheduled for that date (the person's upcoming steps show it).
+   */
+  async function scheduleUpdate(e: LifecycleEvent): Promise<void> {
+    const p = e.payload;
+    const waiting = state.datedUpdates ?? [];
+    if (waiting.length >= DATED_UPDATES) {
+      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'failed', outcome: `failed: more than ${DATED_UPDATES} updates are waiting for their effective dates` });
+      return;
+    }
+    const dueAt = new Date(p.effectiveAt as string).toISOString();
+    const touched = movedAttributes(Object.keys(p.profile));
+    const runId = touched.length > 0 ? uuid4() : null;
+    if (runId !== null) await acts.scheduleRun({ ...ref, runId, kind: 'mover', eventId: p.eventId, scheduledFor: dueAt });
+    state.datedUpdates = [...waiting, { event: e, dueAt, runId }].sort((a, b) => compare(a.dueAt, b.dueAt)
+      || compare(a.event.payload.occurredAt, b.event.payload.occurredAt) || compare(a.event.payload.eventId, b.event.payload.eventId));
+    await acts.markHrEvent({
+      ...ref, eventRowId: e.id, status: 'dispatched',
+      outcome: `waits for its effective date ${dueAt}${runId === null ? '' : ` (mover scheduled: ${touched.join(', ')})`}`,
+    });
+  }
+
+  /**
+   * Applies an update on its effective date, observed as of that date (so it outranks values HR sent for
+   * earlier dates meanwhile), and runs the mover it was scheduled for if an active person's mover attribute
+   * changed; otherwise that scheduled run is cancelled with the reason.
+   */
+  async function applyDatedUpdate(d: DatedUpdate): Promise<void> {
+    const p = d.event.payload;
+    const applied = await acts.applyHrEvent({ ...ref, eventRowId: d.event.id, payload: p, recoverEarlierChanges: true, observedAt: d.dueAt });
+    if (state.personState === 'unknown') state.personState = lifecycleStateOf(applied.personStatus);
+    const moved = movedAttributes(applied.changed);
+    let outcome: string;
+    if (!applied.personExists) {
+      outcome = NO_HIRE_YET;
+    } else if (state.personState === 'active' && moved.length > 0) {
+      await run('mover', 'effective_date', p.eventId, `changed: ${moved.join(', ')}`, d.runId ?? undefined);
+      outcome = `mover ran (${moved.join(', ')})`;
+    } else {
+      outcome = profileUpdatedOutcome(applied.changed);
+    }
+    if (d.runId !== null && !(applied.personExists && state.personState === 'active' && moved.length > 0)) {
+      const standing = !applied.personExists ? 'not hired' : state.personState === 'unknown' ? 'not started' : state.personState;
+      await cancel(d.runId, state.personState === 'active' ? 'no mover attribute changed on its effective date' : `the person is ${standing} on its effective date`);
+    }
+    await acts.markHrEvent({ ...ref, eventRowId: d.event.id, status: applied.personExists ? 'applied' : 'failed', outcome: `on its effective date: ${outcome}` });
+  }
+
   /** Counts an event as processed (remembered, so a repeated delivery is ignored). */
   function countProcessed(e: LifecycleEvent): void {
     state.recentEventIds = [...state.recentEventIds, e.id].slice(-RECENT_EVENT_IDS);
@@ -418,7 +491,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   }
 
   for (;;) {
-    const dueAt = [state.scheduled?.dueAt, state.resume?.dueAt].filter((d): d is string => d !== undefined).sort()[0];
+    const dueAt = [state.scheduled?.dueAt, state.resume?.dueAt, state.datedUpdates?.[0]?.dueAt].filter((d): d is string => d !== undefined).sort()[0];
     const timeout = dueAt === undefined ? undefined : Math.max(0, Date.parse(dueAt) - Date.now());
     const woken = () => inbox.length > 0 || kickoffs.length > 0;
     if (timeout === undefined) await condition(woken);
@@ -434,11 +507,24 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       state.resume = null;
       await executeSteps(resume.runId, resume.kind, resume.steps, resume.eventIds ?? []);
     }
+    while (state.datedUpdates?.length && isDue(state.datedUpdates[0]!.dueAt)) {
+      const due = state.datedUpdates[0]!;
+      state.datedUpdates = state.datedUpdates.slice(1);
+      await applyDatedUpdate(due);
+    }
     while (kickoffs.length > 0) {
       const k = kickoffs.shift() as LifecycleKickoff;
       await run(k.kind, 'manual', null, k.reason, k.runId);
     }
     while (inbox.length > 0) {
+      if (isFutureUpdate(inbox[0])) {
+        const e = inbox.shift() as LifecycleEvent;
+        inFlight.add(e.id);
+        await scheduleUpdate(e);
+        countProcessed(e);
+        inFlight.delete(e.id);
+        continue;
+      }
       if (lateEvents && batchable(inbox[0])) {
         await applyUpdates();
         continue;

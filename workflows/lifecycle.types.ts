@@ -16,12 +16,12 @@ export interface HrEventPayload {
   employeeId: string;
   /** When the HR system produced the event: events of a person are applied in this order. */
   occurredAt: string;
-  /** When the change takes effect (ISO date or date-time); a future value schedules the run. */
+  /** When the change takes effect (ISO date or date-time); a future value schedules the run or the update. */
   effectiveAt: string | null;
   displayName: string | null;
   /** Profile fields by API name (department, location, workerType, manager as an employee id, ...). */
   profile: Record<string, string | number | boolean | null>;
-  /** For `cancellation`: the hire or termination event it cancels. */
+  /** For `cancellation`: the hire, termination or future-dated update it cancels. */
   cancelsEventId: string | null;
 }
 
@@ -85,6 +85,14 @@ export interface ScheduledRun {
   eventIds?: string[];
 }
 
+/** A profile update dated in the future, waiting for its effective date (patch `lifecycle-dated-updates`). */
+export interface DatedUpdate {
+  event: LifecycleEvent;
+  /** Its effectiveAt, normalised: the update applies then, observed as of then. */
+  dueAt: string;
+  /** The mover run recorded as scheduled when the update changes a mover attribute (shown as upcoming), else null. */
+  runId: string | null;
+}
 export type PersonLifecycleState = 'unknown' | 'active' | 'disabled' | 'deleted';
 
 export interface LifecycleState {
@@ -115,6 +123,8 @@ export interface LifecycleState {
     /** The events of the run's chain, so a cancellation of its termination ends it. Absent before `lifecycle-late-events`. */
     eventIds?: string[];
   } | null;
+  /** Updates waiting for their effective date, soonest first. Absent before patch `lifecycle-dated-updates`. */
+  datedUpdates?: DatedUpdate[];
   eventsProcessed: number;
   /** Row ids of the most recent events seen, so a repeated delivery of one is ignored. */
   recentEventIds: string[];

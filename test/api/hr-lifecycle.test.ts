@@ -150,6 +150,61 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a transfer is dated in the future', () => {
+    it('should keep the current access until the date, then run the mover, with the mover shown as upcoming', async () => {
+      await send(hire('D1', { department: 'engineering' }));
+      await waitRun('D1', 'joiner', 'completed');
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D1', occurredAt: iso(), effectiveAt: iso(4000), profile: { department: 'sales', payGrade: 'P3' } };
+      expect((await send(transfer)).status).to.equal(202);
+      const waiting = await eventually(async () => (await eventsOf('D1')).find((e) => e.eventId === transfer.eventId && e.outcome?.startsWith('waits')), 10_000, 'transfer waiting');
+      expect(waiting.status).to.equal('dispatched');
+      expect(waiting.outcome).to.match(/^waits for its effective date .+ \(mover scheduled: department\)$/);
+      const before = await lifecycleOf('D1');
+      expect(before.upcoming.map((u: { kind: string }) => u.kind)).to.deep.equal(['mover']);
+      expect(Date.parse(before.upcoming[0].at)).to.equal(Date.parse(transfer.effectiveAt));
+      // Before the date nothing has moved: the profile and the access are the engineer's.
+      expect((await admin.get(`${t}/people/${person('D1')}`)).body.profile).to.include({ department: 'engineering' });
+      expect((await liveEdges('D1')).map((e) => e.target.id)).to.deep.equal([groups.eng]);
+
+      await waitEvent('D1', transfer.eventId, 'applied');
+      await waitRun('D1', 'mover', 'completed');
+      expect((await liveEdges('D1')).map((e) => e.target.id)).to.deep.equal([groups.sales]);
+      const after = await lifecycleOf('D1');
+      expect(after.upcoming).to.deep.equal([]);
+      const mover = after.runs.find((r: { kind: string }) => r.kind === 'mover');
+      expect(mover).to.include({ id: before.upcoming[0].runId, trigger: 'effective_date', reason: 'changed: department' });
+      expect((await eventsOf('D1')).find((e) => e.eventId === transfer.eventId)?.outcome).to.equal('on its effective date: mover ran (department)');
+      // The values are observed as of the effective date, from the event that carried them.
+      const department = (await admin.get(`${t}/people/${person('D1')}/profile`)).body.provenance.department;
+      expect(department).to.include({ value: 'sales', source: 'hr_connector', sourceRecordId: transfer.eventId });
+      expect(Date.parse(department.observedAt)).to.equal(Date.parse(transfer.effectiveAt));
+    });
+
+    it('should let a cancellation call it off, and apply a dated change of no mover attribute without a mover', async () => {
+      await send(hire('D2', { department: 'engineering' }));
+      await waitRun('D2', 'joiner', 'completed');
+      const base = Date.now();
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D2', occurredAt: at(base, 0), effectiveAt: at(base, 60_000), profile: { department: 'sales' } };
+      const grade = { eventId: eventId(), type: 'update', employeeId: 'D2', occurredAt: at(base, 1), effectiveAt: at(base, 3000), profile: { payGrade: 'P9' } };
+      expect((await send(transfer)).status).to.equal(202);
+      expect((await send(grade)).status).to.equal(202);
+      await eventually(async () => ((await lifecycleOf('D2')).upcoming?.length === 1 ? true : undefined), 10_000, 'mover scheduled');
+      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D2', occurredAt: at(base, 2), cancelsEventId: transfer.eventId };
+      expect((await send(called)).status).to.equal(202);
+      await waitEvent('D2', transfer.eventId, 'superseded');
+      expect((await eventsOf('D2')).find((e) => e.eventId === transfer.eventId)?.outcome).to.equal(`cancelled by HR event ${called.eventId} before its effective date`);
+      const lifecycle = await lifecycleOf('D2');
+      expect(lifecycle.upcoming).to.deep.equal([]);
+      expect(lifecycle.runs.find((r: { kind: string }) => r.kind === 'mover')).to.include({ status: 'cancelled' });
+
+      await waitEvent('D2', grade.eventId, 'applied');
+      expect((await eventsOf('D2')).find((e) => e.eventId === grade.eventId)?.outcome).to.equal('on its effective date: profile updated (payGrade)');
+      expect((await admin.get(`${t}/people/${person('D2')}`)).body.profile).to.include({ department: 'engineering', payGrade: 'P9' });
+      expect((await lifecycleOf('D2')).runs.filter((r: { kind: string; status: string }) => r.kind === 'mover' && r.status !== 'cancelled')).to.deep.equal([]);
+      expect((await liveEdges('D2')).map((e) => e.target.id)).to.deep.equal([groups.eng]);
+    });
+  });
+
   describe('when a leaver is processed', () => {
     it('should disable the identity, remove every access edge, and delete after the wait', async () => {
       await send(hire('E3', { department: 'engineering' }));
