@@ -129,6 +129,15 @@ async function main() {
     'granted-through-plan-time-bound': throughPlan,
     // The same, recorded since the grant's patch is taken as the run starts (grant-through-plan-at-start).
     'granted-through-plan-at-start': throughPlan,
+    // A two-stage grant recorded since decisions wait for a stage's opening to be written (decisions-after-stage-open).
+    'granted-decisions-after-opening': {
+      def: definition([managerStage, securityStage]), durationSeconds: null,
+      act: async (h) => {
+        await decide(h, 0, manager, 'approve');
+        await decide(h, 1, sec1, 'approve');
+        await decide(h, 1, sec2, 'approve');
+      },
+    },
     cancelled: {
       def: definition([managerStage]), durationSeconds: null,
       act: async (h) => { await waitStage(h, 0); await h.executeUpdate(cancelUpdate, { args: [{ personId: alice, tokenId: randomUUID(), administrative: false, reason: 'not needed' }] }); },

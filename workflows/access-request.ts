@@ -30,6 +30,14 @@ const REVOKE_THROUGH_PLAN = 'revoke-through-plan';
  * task than the code after it (seen when a worker dies mid-grant).
  */
 const GRANT_PATCH_AT_START = 'grant-through-plan-at-start';
+/**
+ * Patch, asked as a run starts: a decision accepted while a stage's opening (or escalation) is still being
+ * written waits for that write before it is recorded or answered. The approvers are known, and decisions
+ * accepted, from the moment they are resolved; answered at once, a final approval let the API commit the
+ * grant before the opening landed (history: `stage_opened` after `granted`, and the request's current stage
+ * set again on a granted request).
+ */
+const DECISIONS_AFTER_OPENING = 'decisions-after-stage-open';
 
 function refuse(code: string): never {
   throw ApplicationFailure.create({ type: FailureTypes.Refused, message: code, details: [code], nonRetryable: true });
@@ -49,6 +57,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
  * activity outlasting the task's heartbeat), and a patch first checked there replays as unpatched.
    */
   const grantPatchAtStart = patched(GRANT_PATCH_AT_START);
+  const decisionsAfterOpening = patched(DECISIONS_AFTER_OPENING);
   const { policy } = input.definition;
   const state: AccessRequestState = {
     requestId: input.requestId, status: 'pending', bundleVersion: input.bundleVersion, currentStage: null, stages: [], grantedAt: null, expiresAt: null,
@@ -57,6 +66,8 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
   const workflowActor = { kind: 'workflow' as const, id: workflowInfo().workflowId };
   let cancellation: CancelInput | null = null;
   let pendingWrites = 0;
+  /** Stage openings (or escalations) being written: decisions wait for them (patch DECISIONS_AFTER_OPENING). */
+  let openingWrites = 0;
   /** The highest stage whose opening is recorded in PostgreSQL (what clients see). */
   let recordedOpen = -1;
   const grantInput = { ...base, beneficiaryPersonId: input.beneficiaryPersonId, items: input.definition.items, durationSeconds: input.durationSeconds };
@@ -95,6 +106,15 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     const stage = current() as StageState;
     stage.decisions.push({ personId: d.personId, decision: d.decision, comment: d.comment });
     const decision = { ...base, stage: stage.index, personId: d.personId, decision: d.decision, comment: d.comment };
+    if (decisionsAfterOpening && openingWrites > 0) {
+      // Counted as a pending write, so the stage is not settled on this decision before it is recorded.
+      pendingWrites += 1;
+      try {
+        await condition(() => openingWrites === 0);
+      } finally {
+        pendingWrites -= 1;
+      }
+    }
     if (outcome(stage) === 'approved' && stage.index === policy.stages.length - 1) {
       // This decision meets the last quorum. Answer at once with what the grant needs: the API commits it
       // (decision, approval and grant in one transaction) while this run commits the same grant itself.
@@ -139,6 +159,16 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     },
   });
 
+  /** Records a stage's opening or escalation; decisions accepted meanwhile wait for it. */
+  async function recordOpening(input: Parameters<typeof markStageOpen>[0]): Promise<void> {
+    openingWrites += 1;
+    try {
+      await markStageOpen(input);
+    } finally {
+      openingWrites -= 1;
+    }
+  }
+
   /** Waits for a stage to be decided, cancelled or timed out. */
   async function awaitStage(stage: StageState, seconds: number): Promise<'approved' | 'denied' | 'cancelled' | 'timed_out'> {
     if (stage.required === null) return 'timed_out';
@@ -162,7 +192,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     const stage: StageState = { index: i, name: spec.name, approvers: opened.approvers, required: requiredApprovals(spec.quorum, opened.approvers.length), decisions: [], escalated: false };
     state.stages.push(stage);
     state.currentStage = i;
-    await markStageOpen({ ...base, stage: i, escalation: false, approvers: stage.approvers, required: stage.required, quorum: spec.quorum });
+    await recordOpening({ ...base, stage: i, escalation: false, approvers: stage.approvers, required: stage.required, quorum: spec.quorum });
     recordedOpen = i;
 
     let stageResult = await awaitStage(stage, spec.timeout.afterSeconds);
@@ -179,7 +209,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
       stage.required = requiredApprovals(quorum, escalated.approvers.length);
       stage.escalated = true;
       escalating = false;
-      await markStageOpen({ ...base, stage: i, escalation: true, approvers: stage.approvers, required: stage.required, quorum });
+      await recordOpening({ ...base, stage: i, escalation: true, approvers: stage.approvers, required: stage.required, quorum });
       stageResult = await awaitStage(stage, spec.timeout.escalationAfterSeconds ?? spec.timeout.afterSeconds);
     }
     result = stageResult === 'timed_out' ? 'expired' : stageResult;

@@ -255,6 +255,62 @@ describe('access requests', () => {
     });
   });
 
+  describe('when the last approval arrives while the last stage\'s opening is still being written', () => {
+    it('should answer it only once the opening is recorded, so the history stays in order', async function () {
+      if (!process.env.DATABASE_URL) this.skip(); // Holding a write open beside the API needs a PostgreSQL with more than one connection.
+      const bundle = await createBundle(org, 'slow-opening', {
+        policy: twoStagePolicy(org, { stage2: { approvers: [{ type: 'person', personId: org.ids.sec1 }], quorum: { type: 'count', count: 1 } } }),
+      });
+      const id = await submit(org, org.as.alice, bundle);
+      await stageOpen(org, id, 0);
+      // An uncommitted history row with the opening's dedupe key: the run's write of stage 1's opening waits on
+      // it (while the stage's approvers are already known), until this transaction rolls back. Its foreign-key
+      // check is off (replica role, this transaction only): the key-share lock it takes on the request row
+      // would hold up the run's earlier writes too.
+      let release = () => undefined as void;
+      const released = new Promise<void>((r) => { release = r; });
+      const holder = testEnv().db.transaction().execute(async (tx) => {
+        await sql`set local session_replication_role = replica`.execute(tx);
+        await tx.insertInto('access_request_events').values({
+          tenant_id: org.tenant.id, request_id: id, kind: 'stage_opened', stage: 1, actor_kind: 'system', actor_id: 'test', bundle_version: 1, details: '{}', dedupe_key: 'stage_opened:1',
+        }).execute();
+        await released;
+        throw new Error('rolled back');
+      }).catch((err: Error) => expect(err.message).to.equal('rolled back'));
+      try {
+        const first = decide('manager', id); // Answered once stage 1 has opened.
+        await eventually(async () => ((await workflowState(id)).currentStage === 1 ? true : undefined), 20_000, 'stage 1 approvers resolved');
+        await eventually(async () => {
+          const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(testEnv().db);
+          return rows[0]!.n > 0 ? true : undefined;
+        }, 20_000, 'the opening write to wait');
+        // The final approval, sent straight to the run as the API does. While a local activity runs, an Update
+        // reaches the run with a workflow task heartbeat (every 8 s): once the run shows the decision taken, it
+        // must still be waiting for the opening, not answered (the API would commit the grant on that answer).
+        let answered = false;
+        const last = testEnv().client.workflow.getHandle<typeof accessRequest>(`access-request:${id}`)
+          .executeUpdate(decideUpdate, { args: [{ personId: org.ids.sec1, decision: 'approve', comment: null }] })
+          .finally(() => { answered = true; });
+        await eventually(async () => ((await workflowState(id)).stages[1]?.decisions.length === 1 ? true : undefined), 60_000, 'the decision to reach the run');
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(answered).to.equal(false);
+        release();
+        expect((await last).grant).to.not.equal(null);
+        expect((await first).status).to.equal(200);
+      } finally {
+        release();
+        await holder;
+      }
+      await waitStatus(org, id, 'granted');
+      expect(await historyKinds(org, id)).to.deep.equal(['submitted', 'stage_opened:0', 'decision:0', 'stage_opened:1', 'decision:1', 'approved:1', 'granted']);
+      const request = (await org.admin.get(`${org.t}/requests/${id}`)).body;
+      expect(request).to.include({ status: 'granted', currentStage: null });
+      // The run that waited replays deterministically.
+      const handle = testEnv().client.workflow.getHandle(`access-request:${id}`);
+      await Worker.runReplayHistory({ workflowBundle: testEnv().workflowBundle }, await handle.fetchHistory(), handle.workflowId);
+    });
+  });
+
   describe('when the requester cancels', () => {
     it('should cancel, and refuse anyone else who is not an administrator', async () => {
       const id = await submit(org, org.as.alice, await createBundle(org, 'cancel-me'));
