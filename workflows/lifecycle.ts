@@ -44,8 +44,13 @@ const RECENT_EVENT_IDS = 200;
 const CONTINUE_AFTER_EVENTS = 500;
 /** How many events that came before the person's hire are kept to re-apply once it arrives. */
 const AWAITING_HIRE_EVENTS = 20;
-/** How many future-dated updates a person may have waiting; more are refused (failed) with that reason. */
-const DATED_UPDATES = 100;
+/**
+ * How many future-dated updates a person may have waiting (each is carried whole in the run's state, as the
+ * events waiting for a hire are); more are refused (failed) with that reason.
+ */
+const DATED_UPDATES = 20;
+/** How many cancellations that named no pending event are remembered, for a dated update arriving after its cancellation. */
+const UNMATCHED_CANCELLATIONS = 50;
 /** Profile updates applied in one local activity at most (a burst of one person's updates). */
 const UPDATE_BATCH = 20;
 /** The outcome of an event for a person no hire has created yet. */
@@ -143,6 +148,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   ) {
     const id = runId ?? uuid4();
     if (lateEvents) await cancelOpposite(kind, trigger, id);
+    if (kind === 'leaver' && state.datedUpdates?.length) await dropDatedUpdates(`the person left (leaver run ${id})`);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
     await executeSteps(id, kind, template.steps, chain ?? (eventId === null ? [] : [eventId]));
     // The person has started: a fixed-term hire's leaver now waits for its own date (once the joiner it
@@ -317,6 +323,9 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
           if (lateEvents && kind === 'joiner') await cancelLeaverAfterJoiner(`the hire it followed was cancelled by HR event ${p.eventId}`);
           return `pending ${kind} cancelled`;
         }
+        if (datedUpdates && p.cancelsEventId !== null) {
+          state.unmatchedCancellations = [...(state.unmatchedCancellations ?? []), { eventId: p.cancelsEventId, by: p.eventId }].slice(-UNMATCHED_CANCELLATIONS);
+        }
         return `nothing pending for event ${p.cancelsEventId}`;
       }
     }
@@ -351,7 +360,9 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   async function applyInOrder(e: LifecycleEvent, retry: boolean): Promise<void> {
     const p = e.payload;
     const lastLifecycleAt = state.lastLifecycleAt ?? null;
-    const lifecycleKind = lifecycleEventTypes.includes(p.type);
+    // A cancellation of a dated update, or of nothing pending, neither is superseded by a newer hire or
+    // termination nor supersedes one (it would drop a termination held for an operator and released later).
+    const lifecycleKind = lifecycleEventTypes.includes(p.type) && !(datedUpdates && p.type === 'cancellation' && !cancelsRun(p.cancelsEventId));
     if (lifecycleKind && lastLifecycleAt !== null && p.occurredAt < lastLifecycleAt) {
       await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `older than the last applied hire, termination, rehire or cancellation (${lastLifecycleAt})` });
       return;
@@ -430,6 +441,13 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    */
   async function scheduleUpdate(e: LifecycleEvent): Promise<void> {
     const p = e.payload;
+    const cancelled = (state.unmatchedCancellations ?? []).find((c) => c.eventId === p.eventId);
+    if (cancelled) {
+      // Its cancellation was handed over first (a re-sent delivery, or the same moment in the HR system).
+      state.unmatchedCancellations = (state.unmatchedCancellations ?? []).filter((c) => c !== cancelled);
+      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `cancelled by HR event ${cancelled.by}, which arrived first` });
+      return;
+    }
     const waiting = state.datedUpdates ?? [];
     if (waiting.length >= DATED_UPDATES) {
       await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'failed', outcome: `failed: more than ${DATED_UPDATES} updates are waiting for their effective dates` });
@@ -448,29 +466,57 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   }
 
   /**
-   * Applies an update on its effective date, observed as of that date (so it outranks values HR sent for
-   * earlier dates meanwhile), and runs the mover it was scheduled for if an active person's mover attribute
-   * changed; otherwise that scheduled run is cancelled with the reason.
+   * Applies the updates whose effective date has come, each observed as of its date (so it outranks values HR
+   * sent meanwhile for earlier dates), then one mover for every mover attribute they changed of an active
+   * person: that runs as the first such update's scheduled mover; the others' are cancelled with the reason.
+   * An update for a person no hire has created yet waits for the hire, as a timely one does.
    */
-  async function applyDatedUpdate(d: DatedUpdate): Promise<void> {
-    const p = d.event.payload;
-    const applied = await acts.applyHrEvent({ ...ref, eventRowId: d.event.id, payload: p, recoverEarlierChanges: true, observedAt: d.dueAt });
-    if (state.personState === 'unknown') state.personState = lifecycleStateOf(applied.personStatus);
-    const moved = movedAttributes(applied.changed);
-    let outcome: string;
-    if (!applied.personExists) {
-      outcome = NO_HIRE_YET;
-    } else if (state.personState === 'active' && moved.length > 0) {
-      await run('mover', 'effective_date', p.eventId, `changed: ${moved.join(', ')}`, d.runId ?? undefined);
-      outcome = `mover ran (${moved.join(', ')})`;
-    } else {
-      outcome = profileUpdatedOutcome(applied.changed);
+  async function applyDueUpdates(): Promise<void> {
+    const due: DatedUpdate[] = [];
+    while (state.datedUpdates?.length && isDue(state.datedUpdates[0]!.dueAt)) {
+      due.push(state.datedUpdates[0]!);
+      state.datedUpdates = state.datedUpdates.slice(1);
     }
-    if (d.runId !== null && !(applied.personExists && state.personState === 'active' && moved.length > 0)) {
-      const standing = !applied.personExists ? 'not hired' : state.personState === 'unknown' ? 'not started' : state.personState;
-      await cancel(d.runId, state.personState === 'active' ? 'no mover attribute changed on its effective date' : `the person is ${standing} on its effective date`);
+    const applied: { d: DatedUpdate; moved: string[]; changed: string[] }[] = [];
+    for (const d of due) {
+      const result = await acts.applyHrEvent({ ...ref, eventRowId: d.event.id, payload: d.event.payload, recoverEarlierChanges: true, observedAt: d.dueAt });
+      if (!result.personExists) {
+        if (d.runId !== null) await cancel(d.runId, 'the person is not hired on its effective date');
+        await awaitHire(d.event);
+        continue;
+      }
+      if (state.personState === 'unknown') state.personState = lifecycleStateOf(result.personStatus);
+      applied.push({ d, moved: movedAttributes(result.changed), changed: result.changed });
     }
-    await acts.markHrEvent({ ...ref, eventRowId: d.event.id, status: applied.personExists ? 'applied' : 'failed', outcome: `on its effective date: ${outcome}` });
+    const moved = [...new Set(applied.flatMap((a) => a.moved))];
+    const mover = state.personState === 'active' ? applied.find((a) => a.moved.length > 0 && a.d.runId !== null) : undefined;
+    if (mover) await run('mover', 'effective_date', mover.d.event.payload.eventId, `changed: ${moved.join(', ')}`, mover.d.runId as string);
+    for (const a of applied) {
+      if (a.d.runId !== null && a !== mover) {
+        const standing = state.personState === 'unknown' ? 'not started' : state.personState;
+        await cancel(a.d.runId, mover && a.moved.length > 0 ? `merged into mover run ${mover.d.runId} on the same date`
+          : state.personState === 'active' ? 'no mover attribute changed on its effective date' : `the person is ${standing} on its effective date`);
+      }
+      const outcome = mover && a.moved.length > 0 ? `mover ran (${a.moved.join(', ')})` : profileUpdatedOutcome(a.changed);
+      await acts.markHrEvent({ ...ref, eventRowId: a.d.event.id, status: 'applied', outcome: `on its effective date: ${outcome}` });
+    }
+  }
+
+  /** Ends the updates still waiting for their dates: the person left before them (their leaver runs). */
+  async function dropDatedUpdates(reason: string): Promise<void> {
+    for (const d of state.datedUpdates ?? []) {
+      if (d.runId !== null) await cancel(d.runId, reason);
+      await acts.markHrEvent({ ...ref, eventRowId: d.event.id, status: 'superseded', outcome: `${reason} before its effective date` });
+    }
+    state.datedUpdates = [];
+  }
+
+  /** Whether a cancellation names an event of a pending run's chain (scheduled, following the joiner, or waiting to resume). */
+  function cancelsRun(eventId: string | null): boolean {
+    if (eventId === null) return false;
+    return (state.scheduled !== null && chainOf(state.scheduled).includes(eventId))
+      || (state.leaverAfterJoiner != null && chainOf(state.leaverAfterJoiner).includes(eventId))
+      || (state.resume?.eventIds ?? []).includes(eventId);
   }
 
   /** Counts an event as processed (remembered, so a repeated delivery is ignored). */
@@ -497,6 +543,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (timeout === undefined) await condition(woken);
     else await condition(woken, timeout);
 
+    // Updates first: one dated for a start date (a correction sent ahead) is the profile the joiner starts from.
+    if (state.datedUpdates?.length) await applyDueUpdates();
     if (state.scheduled && isDue(state.scheduled.dueAt)) {
       const due = state.scheduled;
       state.scheduled = null;
@@ -506,11 +554,6 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       const resume = state.resume;
       state.resume = null;
       await executeSteps(resume.runId, resume.kind, resume.steps, resume.eventIds ?? []);
-    }
-    while (state.datedUpdates?.length && isDue(state.datedUpdates[0]!.dueAt)) {
-      const due = state.datedUpdates[0]!;
-      state.datedUpdates = state.datedUpdates.slice(1);
-      await applyDatedUpdate(due);
     }
     while (kickoffs.length > 0) {
       const k = kickoffs.shift() as LifecycleKickoff;

@@ -125,6 +125,12 @@ export interface LifecycleState {
   } | null;
   /** Updates waiting for their effective date, soonest first. Absent before patch `lifecycle-dated-updates`. */
   datedUpdates?: DatedUpdate[];
+  /**
+   * Cancellations that named no pending event (`eventId`: the event named, `by`: the cancellation), latest
+   * last, bounded: a future-dated update arriving after its cancellation is superseded. Absent before patch
+   * `lifecycle-dated-updates`.
+   */
+  unmatchedCancellations?: { eventId: string; by: string }[];
   eventsProcessed: number;
   /** Row ids of the most recent events seen, so a repeated delivery of one is ignored. */
   recentEventIds: string[];

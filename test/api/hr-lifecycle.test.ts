@@ -154,7 +154,7 @@ describe('HR events and lifecycles', () => {
     it('should keep the current access until the date, then run the mover, with the mover shown as upcoming', async () => {
       await send(hire('D1', { department: 'engineering' }));
       await waitRun('D1', 'joiner', 'completed');
-      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D1', occurredAt: iso(), effectiveAt: iso(4000), profile: { department: 'sales', payGrade: 'P3' } };
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D1', occurredAt: iso(), effectiveAt: iso(8000), profile: { department: 'sales', payGrade: 'P3' } };
       expect((await send(transfer)).status).to.equal(202);
       const waiting = await eventually(async () => (await eventsOf('D1')).find((e) => e.eventId === transfer.eventId && e.outcome?.startsWith('waits')), 10_000, 'transfer waiting');
       expect(waiting.status).to.equal('dispatched');
@@ -185,7 +185,7 @@ describe('HR events and lifecycles', () => {
       await waitRun('D2', 'joiner', 'completed');
       const base = Date.now();
       const transfer = { eventId: eventId(), type: 'update', employeeId: 'D2', occurredAt: at(base, 0), effectiveAt: at(base, 60_000), profile: { department: 'sales' } };
-      const grade = { eventId: eventId(), type: 'update', employeeId: 'D2', occurredAt: at(base, 1), effectiveAt: at(base, 3000), profile: { payGrade: 'P9' } };
+      const grade = { eventId: eventId(), type: 'update', employeeId: 'D2', occurredAt: at(base, 1), effectiveAt: at(base, 6000), profile: { payGrade: 'P9' } };
       expect((await send(transfer)).status).to.equal(202);
       expect((await send(grade)).status).to.equal(202);
       await eventually(async () => ((await lifecycleOf('D2')).upcoming?.length === 1 ? true : undefined), 10_000, 'mover scheduled');
@@ -202,6 +202,58 @@ describe('HR events and lifecycles', () => {
       expect((await admin.get(`${t}/people/${person('D2')}`)).body.profile).to.include({ department: 'engineering', payGrade: 'P9' });
       expect((await lifecycleOf('D2')).runs.filter((r: { kind: string; status: string }) => r.kind === 'mover' && r.status !== 'cancelled')).to.deep.equal([]);
       expect((await liveEdges('D2')).map((e) => e.target.id)).to.deep.equal([groups.eng]);
+    });
+
+    it('should be ended by the person\'s departure, and a termination arriving late after its cancellation still runs the leaver', async () => {
+      await send(hire('D3', { department: 'engineering' }));
+      await waitRun('D3', 'joiner', 'completed');
+      const base = Date.now();
+      const [first, second] = [0, 1].map((i) => ({ eventId: eventId(), type: 'update', employeeId: 'D3', occurredAt: at(base, i), effectiveAt: at(base, 600_000), profile: { department: `dept-${i}` } }));
+      expect((await send(first!)).status).to.equal(202);
+      expect((await send(second!)).status).to.equal(202);
+      await eventually(async () => ((await lifecycleOf('D3')).upcoming?.length === 2 ? true : undefined), 10_000, 'two movers scheduled');
+      // HR calls the first transfer off, and the termination dated before that reaches Portal after it (held
+      // for an operator, say): a cancellation of an update does not make the older termination stale.
+      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D3', occurredAt: at(base, 3), cancelsEventId: first!.eventId };
+      expect((await send(called)).status).to.equal(202);
+      await waitEvent('D3', first!.eventId, 'superseded');
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D3', occurredAt: at(base, 2) };
+      expect((await send(termination)).status).to.equal(202);
+      await waitEvent('D3', termination.eventId, 'applied');
+      await waitRun('D3', 'leaver', 'running');
+      // The leaver ends the transfer still waiting: its mover is cancelled and nothing is upcoming but the deletion.
+      await waitEvent('D3', second!.eventId, 'superseded');
+      expect((await eventsOf('D3')).find((e) => e.eventId === second!.eventId)?.outcome).to.match(/^the person left \(leaver run .+\) before its effective date$/);
+      const lifecycle = await lifecycleOf('D3');
+      expect(lifecycle.runs.filter((r: { kind: string }) => r.kind === 'mover').map((r: { status: string }) => r.status)).to.deep.equal(['cancelled', 'cancelled']);
+      expect(lifecycle.upcoming.map((u: { kind: string }) => u.kind)).to.deep.equal(['leaver']);
+    });
+
+    it('should supersede a dated update whose cancellation arrived first', async () => {
+      await send(hire('D4', { department: 'engineering' }));
+      await waitRun('D4', 'joiner', 'completed');
+      const base = Date.now();
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D4', occurredAt: at(base, 0), effectiveAt: at(base, 600_000), profile: { department: 'sales' } };
+      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D4', occurredAt: at(base, 1), cancelsEventId: transfer.eventId };
+      expect((await send(called)).status).to.equal(202);
+      await waitEvent('D4', called.eventId, 'applied');
+      expect((await send(transfer)).status).to.equal(202);
+      await waitEvent('D4', transfer.eventId, 'superseded');
+      expect((await eventsOf('D4')).find((e) => e.eventId === transfer.eventId)?.outcome).to.equal(`cancelled by HR event ${called.eventId}, which arrived first`);
+      expect((await lifecycleOf('D4')).upcoming).to.deep.equal([]);
+    });
+
+    it('should give a scheduled joiner the profile a correction sends for the start date', async () => {
+      const base = Date.now();
+      const start = at(base, 6000);
+      expect((await send({ ...hire('D5', { department: 'engineering' }), occurredAt: at(base, 0), effectiveAt: start })).status).to.equal(202);
+      const correction = { eventId: eventId(), type: 'update', employeeId: 'D5', occurredAt: at(base, 1), effectiveAt: start, profile: { department: 'sales' } };
+      expect((await send(correction)).status).to.equal(202);
+      await waitRun('D5', 'joiner', 'completed');
+      expect((await liveEdges('D5')).map((e) => e.target.id)).to.deep.equal([groups.sales]);
+      const runs = (await lifecycleOf('D5')).runs;
+      expect(runs.filter((r: { kind: string }) => r.kind === 'mover').map((r: { status: string; reason: string }) => [r.status, r.reason]))
+        .to.deep.equal([['cancelled', 'the person is not started on its effective date']]);
     });
   });
 
