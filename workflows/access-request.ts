@@ -106,8 +106,13 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
     const stage = current() as StageState;
     stage.decisions.push({ personId: d.personId, decision: d.decision, comment: d.comment });
     const decision = { ...base, stage: stage.index, personId: d.personId, decision: d.decision, comment: d.comment };
+    // Whether this decision meets the last quorum is decided now, as it is accepted: a decision accepted
+    // before it and still waiting below must not answer with the grant too.
+    const final = outcome(stage) === 'approved' && stage.index === policy.stages.length - 1;
     if (decisionsAfterOpening && openingWrites > 0) {
-      // Counted as a pending write, so the stage is not settled on this decision before it is recorded.
+      // Approved from now on, so a cancellation is refused while this waits; counted as a pending write, so
+      // the stage is not settled on this decision before it is recorded.
+      if (final) state.status = 'approved';
       pendingWrites += 1;
       try {
         await condition(() => openingWrites === 0);
@@ -115,7 +120,7 @@ export async function accessRequest(input: AccessRequestInput): Promise<AccessRe
         pendingWrites -= 1;
       }
     }
-    if (outcome(stage) === 'approved' && stage.index === policy.stages.length - 1) {
+    if (final) {
       // This decision meets the last quorum. Answer at once with what the grant needs: the API commits it
       // (decision, approval and grant in one transaction) while this run commits the same grant itself.
       state.status = 'approved';

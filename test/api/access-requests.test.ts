@@ -294,6 +294,10 @@ describe('access requests', () => {
         await eventually(async () => ((await workflowState(id)).stages[1]?.decisions.length === 1 ? true : undefined), 60_000, 'the decision to reach the run');
         await new Promise((r) => setTimeout(r, 1000));
         expect(answered).to.equal(false);
+        // Approved from the moment it was accepted: the requester can no longer cancel.
+        const cancel = await org.as.alice.post(`${org.t}/requests/${id}/cancel`, {});
+        expect([cancel.status, cancel.body.code]).to.deep.equal([409, 'request_closed']);
+        expect(answered).to.equal(false);
         release();
         expect((await last).grant).to.not.equal(null);
         expect((await first).status).to.equal(200);
