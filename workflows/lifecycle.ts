@@ -148,7 +148,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
   ) {
     const id = runId ?? uuid4();
     if (lateEvents) await cancelOpposite(kind, trigger, id);
-    if (kind === 'leaver' && state.datedUpdates?.length) await dropDatedUpdates(`the person left (leaver run ${id})`);
+    if (kind === 'leaver' && state.datedUpdates?.length) await dropDatedUpdates(id);
     const template = await acts.startRun({ ...ref, runId: id, kind, trigger, eventId, reason, scheduledFor: null });
     await executeSteps(id, kind, template.steps, chain ?? (eventId === null ? [] : [eventId]));
     // The person has started: a fixed-term hire's leaver now waits for its own date (once the joiner it
@@ -307,8 +307,10 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         if (lateEvents && state.resume?.kind === 'leaver' && p.cancelsEventId !== null && (state.resume.eventIds ?? []).includes(p.cancelsEventId)) {
           // The termination did not happen: the deletion is off, and the person is restored as a rehire is.
           await cancel(state.resume.runId, `its termination was cancelled by HR event ${p.eventId}`);
+          const leaverRunId = state.resume.runId;
           state.resume = null;
           await run('joiner', 'hr_event', p.eventId, `termination ${p.cancelsEventId} cancelled`);
+          if (datedUpdates) await restoreDatedUpdates(leaverRunId, p.eventId);
           return 'pending deletion cancelled, joiner ran';
         }
         if (lateEvents && state.leaverAfterJoiner && p.cancelsEventId !== null && chainOf(state.leaverAfterJoiner).includes(p.cancelsEventId)) {
@@ -393,7 +395,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
 
   /** Whether the inbox's next event can go in a batch of profile updates: an update for a person who exists. */
   const batchable = (e: LifecycleEvent | undefined) => e !== undefined && e.payload.type === 'update' && !retried.has(e.id) && state.personState !== 'unknown'
-    && !isFutureUpdate(e);
+    && !isFutureUpdate(e) && !cancelledFirst(e);
 
   /**
    * Applies the profile updates at the head of the inbox in one local activity (a burst of a person's
@@ -430,6 +432,15 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     releaseAwaitingHire();
   }
 
+  /**
+   * The remembered cancellation that named this event before it arrived (patch `lifecycle-dated-updates`): a
+   * re-sent delivery, a termination held for an operator, or the same moment in the HR system.
+   */
+  function cancelledFirst(e: LifecycleEvent | undefined): { eventId: string; by: string } | undefined {
+    if (!datedUpdates || e === undefined || e.payload.type === 'cancellation') return undefined;
+    return (state.unmatchedCancellations ?? []).find((c) => c.eventId === e.payload.eventId);
+  }
+
   /** Whether an event is an update that takes effect later (patch `lifecycle-dated-updates`): it waits for its date. */
   function isFutureUpdate(e: LifecycleEvent | undefined): boolean {
     return datedUpdates && e !== undefined && e.payload.type === 'update' && e.payload.effectiveAt !== null && Date.parse(e.payload.effectiveAt) > Date.now();
@@ -439,15 +450,8 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    * Keeps an update dated in the future for its effective date. One that changes a mover attribute records
    * the mover as scheduled for that date (the person's upcoming steps show it).
    */
-  async function scheduleUpdate(e: LifecycleEvent): Promise<void> {
+  async function scheduleUpdate(e: LifecycleEvent, note: string | null = null): Promise<void> {
     const p = e.payload;
-    const cancelled = (state.unmatchedCancellations ?? []).find((c) => c.eventId === p.eventId);
-    if (cancelled) {
-      // Its cancellation was handed over first (a re-sent delivery, or the same moment in the HR system).
-      state.unmatchedCancellations = (state.unmatchedCancellations ?? []).filter((c) => c !== cancelled);
-      await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `cancelled by HR event ${cancelled.by}, which arrived first` });
-      return;
-    }
     const waiting = state.datedUpdates ?? [];
     if (waiting.length >= DATED_UPDATES) {
       await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'failed', outcome: `failed: more than ${DATED_UPDATES} updates are waiting for their effective dates` });
@@ -461,7 +465,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
       || compare(a.event.payload.occurredAt, b.event.payload.occurredAt) || compare(a.event.payload.eventId, b.event.payload.eventId));
     await acts.markHrEvent({
       ...ref, eventRowId: e.id, status: 'dispatched',
-      outcome: `waits for its effective date ${dueAt}${runId === null ? '' : ` (mover scheduled: ${touched.join(', ')})`}`,
+      outcome: `waits for its effective date ${dueAt}${runId === null ? '' : ` (mover scheduled: ${touched.join(', ')})`}${note === null ? '' : `; ${note}`}`,
     });
   }
 
@@ -471,12 +475,12 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    * person: that runs as the first such update's scheduled mover; the others' are cancelled with the reason.
    * An update for a person no hire has created yet waits for the hire, as a timely one does.
    */
-  async function applyDueUpdates(): Promise<void> {
-    const due: DatedUpdate[] = [];
-    while (state.datedUpdates?.length && isDue(state.datedUpdates[0]!.dueAt)) {
-      due.push(state.datedUpdates[0]!);
-      state.datedUpdates = state.datedUpdates.slice(1);
-    }
+  async function applyDueUpdates(takes: (dueAt: string) => boolean = () => true): Promise<void> {
+    // One whose cancellation is already in the inbox is left to it (sent before the date, handed over after).
+    const cancelPending = (d: DatedUpdate) => inbox.some((e) => e.payload.type === 'cancellation' && e.payload.cancelsEventId === d.event.payload.eventId);
+    const due = (state.datedUpdates ?? []).filter((d) => isDue(d.dueAt) && takes(d.dueAt) && !cancelPending(d));
+    if (due.length === 0) return;
+    state.datedUpdates = (state.datedUpdates ?? []).filter((d) => !due.includes(d));
     const applied: { d: DatedUpdate; moved: string[]; changed: string[] }[] = [];
     for (const d of due) {
       const result = await acts.applyHrEvent({ ...ref, eventRowId: d.event.id, payload: d.event.payload, recoverEarlierChanges: true, observedAt: d.dueAt });
@@ -502,13 +506,26 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     }
   }
 
-  /** Ends the updates still waiting for their dates: the person left before them (their leaver runs). */
-  async function dropDatedUpdates(reason: string): Promise<void> {
-    for (const d of state.datedUpdates ?? []) {
+  /**
+   * Ends the updates still waiting for their dates: the person left before them (leaver run `runId`). They
+   * are kept with that run, to be restored should its termination be cancelled during the retention wait.
+   */
+  async function dropDatedUpdates(runId: string): Promise<void> {
+    const reason = `the person left (leaver run ${runId})`;
+    const dropped = state.datedUpdates ?? [];
+    for (const d of dropped) {
       if (d.runId !== null) await cancel(d.runId, reason);
       await acts.markHrEvent({ ...ref, eventRowId: d.event.id, status: 'superseded', outcome: `${reason} before its effective date` });
     }
     state.datedUpdates = [];
+    state.droppedByLeaver = { runId, updates: dropped };
+  }
+
+  /** Puts back the updates leaver run `runId` ended: its termination was cancelled, the person stays. */
+  async function restoreDatedUpdates(runId: string, cancelledBy: string): Promise<void> {
+    const dropped = state.droppedByLeaver?.runId === runId ? state.droppedByLeaver.updates : [];
+    state.droppedByLeaver = null;
+    for (const d of dropped) await scheduleUpdate(d.event, `restored: the termination was cancelled by HR event ${cancelledBy}`);
   }
 
   /** Whether a cancellation names an event of a pending run's chain (scheduled, following the joiner, or waiting to resume). */
@@ -543,23 +560,37 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     if (timeout === undefined) await condition(woken);
     else await condition(woken, timeout);
 
-    // Updates first: one dated for a start date (a correction sent ahead) is the profile the joiner starts from.
-    if (state.datedUpdates?.length) await applyDueUpdates();
+    // Due work in date order: updates before a joiner due with them (a correction sent ahead for a start date
+    // is the profile the joiner starts from), a leaver before updates due with or after it (it ends them).
+    const runDue = state.scheduled && isDue(state.scheduled.dueAt) ? state.scheduled : null;
+    if (state.datedUpdates?.length) {
+      await applyDueUpdates(runDue === null ? undefined : (at) => at < runDue.dueAt || (runDue.kind === 'joiner' && at === runDue.dueAt));
+    }
     if (state.scheduled && isDue(state.scheduled.dueAt)) {
       const due = state.scheduled;
       state.scheduled = null;
       await run(due.kind, 'effective_date', due.eventId, null, due.runId, chainOf(due));
     }
+    if (state.datedUpdates?.length) await applyDueUpdates();
     if (state.resume && isDue(state.resume.dueAt)) {
       const resume = state.resume;
       state.resume = null;
       await executeSteps(resume.runId, resume.kind, resume.steps, resume.eventIds ?? []);
+      if (state.droppedByLeaver?.runId === resume.runId) state.droppedByLeaver = null;
     }
     while (kickoffs.length > 0) {
       const k = kickoffs.shift() as LifecycleKickoff;
       await run(k.kind, 'manual', null, k.reason, k.runId);
     }
     while (inbox.length > 0) {
+      const cancelled = cancelledFirst(inbox[0]);
+      if (cancelled) {
+        const e = inbox.shift() as LifecycleEvent;
+        state.unmatchedCancellations = (state.unmatchedCancellations ?? []).filter((c) => c !== cancelled);
+        await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `cancelled by HR event ${cancelled.by}, which arrived first` });
+        if (!retried.delete(e.id)) countProcessed(e);
+        continue;
+      }
       if (isFutureUpdate(inbox[0])) {
         const e = inbox.shift() as LifecycleEvent;
         inFlight.add(e.id);

@@ -131,6 +131,11 @@ export interface LifecycleState {
    * `lifecycle-dated-updates`.
    */
   unmatchedCancellations?: { eventId: string; by: string }[];
+  /**
+   * The updates the last leaver ended (`runId`: that leaver), restored if its termination is cancelled while
+   * it waits to delete the person. Absent before patch `lifecycle-dated-updates`.
+   */
+  droppedByLeaver?: { runId: string; updates: DatedUpdate[] } | null;
   eventsProcessed: number;
   /** Row ids of the most recent events seen, so a repeated delivery of one is ignored. */
   recentEventIds: string[];

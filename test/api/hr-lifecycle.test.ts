@@ -243,6 +243,60 @@ describe('HR events and lifecycles', () => {
       expect((await lifecycleOf('D4')).upcoming).to.deep.equal([]);
     });
 
+    it('should supersede a termination whose cancellation reached Portal first (a termination held for an operator)', async () => {
+      await send(hire('D6', { department: 'engineering' }));
+      await waitRun('D6', 'joiner', 'completed');
+      const base = Date.now();
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D6', occurredAt: at(base, 0) };
+      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D6', occurredAt: at(base, 1), cancelsEventId: termination.eventId };
+      expect((await send(called)).status).to.equal(202);
+      await waitEvent('D6', called.eventId, 'applied');
+      expect((await send(termination)).status).to.equal(202);
+      await waitEvent('D6', termination.eventId, 'superseded');
+      expect((await eventsOf('D6')).find((e) => e.eventId === termination.eventId)?.outcome).to.equal(`cancelled by HR event ${called.eventId}, which arrived first`);
+      expect(await statusOf('D6')).to.equal('active');
+      expect((await lifecycleOf('D6')).runs.filter((r: { kind: string }) => r.kind === 'leaver')).to.deep.equal([]);
+    });
+
+    it('should restore the updates a leaver ended when its termination is cancelled during the retention wait', async () => {
+      expect((await admin.request('PUT', `${t}/hr/settings`, { leaverDeleteAfterSeconds: 600 })).status).to.equal(200);
+      await send(hire('D7', { department: 'engineering' }));
+      await waitRun('D7', 'joiner', 'completed');
+      const base = Date.now();
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 8000), profile: { department: 'sales' } };
+      expect((await send(transfer)).status).to.equal(202);
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D7', occurredAt: at(base, 1) };
+      expect((await send(termination)).status).to.equal(202);
+      await waitEvent('D7', transfer.eventId, 'superseded');
+      await waitEvent('D7', termination.eventId, 'applied');
+      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D7', occurredAt: at(base, 2), cancelsEventId: termination.eventId };
+      expect((await send(called)).status).to.equal(202);
+      await waitEvent('D7', called.eventId, 'applied');
+      const restored = (await eventsOf('D7')).find((e) => e.eventId === transfer.eventId);
+      expect(restored?.status).to.equal('dispatched');
+      expect(restored?.outcome).to.match(/\(mover scheduled: department\); restored: the termination was cancelled by HR event /);
+      await waitEvent('D7', transfer.eventId, 'applied');
+      await eventually(async () => ((await lifecycleOf('D7')).runs.some((r: { kind: string; status: string; trigger: string }) => r.kind === 'mover' && r.status === 'completed' && r.trigger === 'effective_date') ? true : undefined), 20_000, 'mover');
+      expect(await statusOf('D7')).to.equal('active');
+      expect((await liveEdges('D7')).map((e) => e.target.id)).to.deep.equal([groups.sales]);
+    });
+
+    it('should run a leaver due with a dated transfer first, and end the transfer', async () => {
+      await send(hire('D8', { department: 'engineering' }));
+      await waitRun('D8', 'joiner', 'completed');
+      const base = Date.now();
+      const leaving = at(base, 6000);
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D8', occurredAt: at(base, 0), effectiveAt: leaving };
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D8', occurredAt: at(base, 1), effectiveAt: leaving, profile: { department: 'sales' } };
+      expect((await send(termination)).status).to.equal(202);
+      expect((await send(transfer)).status).to.equal(202);
+      await waitEvent('D8', transfer.eventId, 'superseded');
+      await waitRun('D8', 'leaver', 'running');
+      const runs = (await lifecycleOf('D8')).runs;
+      expect(runs.filter((r: { kind: string }) => r.kind === 'mover').map((r: { status: string }) => r.status)).to.deep.equal(['cancelled']);
+      expect(await liveEdges('D8')).to.deep.equal([]);
+    });
+
     it('should give a scheduled joiner the profile a correction sends for the start date', async () => {
       const base = Date.now();
       const start = at(base, 6000);
