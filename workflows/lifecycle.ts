@@ -304,6 +304,12 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
           await acts.markHrEvent({ ...ref, eventRowId: dated.event.id, status: 'superseded', outcome: `cancelled by HR event ${p.eventId} before its effective date` });
           return `pending update ${p.cancelsEventId} cancelled`;
         }
+        const ended = datedUpdates ? (state.droppedByLeaver?.updates ?? []).find((d) => d.event.payload.eventId === p.cancelsEventId) : undefined;
+        if (ended) {
+          // Ended by the leaver already; cancelled, it stays ended should the termination be cancelled.
+          state.droppedByLeaver = { ...state.droppedByLeaver!, updates: state.droppedByLeaver!.updates.filter((d) => d !== ended) };
+          return `update ${p.cancelsEventId} cancelled (the leaver had ended it)`;
+        }
         if (lateEvents && state.resume?.kind === 'leaver' && p.cancelsEventId !== null && (state.resume.eventIds ?? []).includes(p.cancelsEventId)) {
           // The termination did not happen: the deletion is off, and the person is restored as a rehire is.
           await cancel(state.resume.runId, `its termination was cancelled by HR event ${p.eventId}`);
@@ -562,16 +568,18 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
 
     // Due work in date order: updates before a joiner due with them (a correction sent ahead for a start date
     // is the profile the joiner starts from), a leaver before updates due with or after it (it ends them).
-    const runDue = state.scheduled && isDue(state.scheduled.dueAt) ? state.scheduled : null;
-    if (state.datedUpdates?.length) {
-      await applyDueUpdates(runDue === null ? undefined : (at) => at < runDue.dueAt || (runDue.kind === 'joiner' && at === runDue.dueAt));
-    }
-    if (state.scheduled && isDue(state.scheduled.dueAt)) {
+    // A run can make the next one due (a fixed-term hire's leaver, after a backlog): dated runs look again.
+    for (;;) {
+      const runDue = state.scheduled && isDue(state.scheduled.dueAt) ? state.scheduled : null;
+      if (state.datedUpdates?.length) {
+        await applyDueUpdates(runDue === null ? undefined : (at) => at < runDue.dueAt || (runDue.kind === 'joiner' && at === runDue.dueAt));
+      }
+      if (!(state.scheduled && isDue(state.scheduled.dueAt))) break;
       const due = state.scheduled;
       state.scheduled = null;
       await run(due.kind, 'effective_date', due.eventId, null, due.runId, chainOf(due));
+      if (!datedUpdates) break;
     }
-    if (state.datedUpdates?.length) await applyDueUpdates();
     if (state.resume && isDue(state.resume.dueAt)) {
       const resume = state.resume;
       state.resume = null;
@@ -585,10 +593,12 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     while (inbox.length > 0) {
       const cancelled = cancelledFirst(inbox[0]);
       if (cancelled) {
+        // The cancellation stays remembered (it ages out): a copy of the event delivered later is superseded too.
         const e = inbox.shift() as LifecycleEvent;
-        state.unmatchedCancellations = (state.unmatchedCancellations ?? []).filter((c) => c !== cancelled);
+        inFlight.add(e.id);
         await acts.markHrEvent({ ...ref, eventRowId: e.id, status: 'superseded', outcome: `cancelled by HR event ${cancelled.by}, which arrived first` });
         if (!retried.delete(e.id)) countProcessed(e);
+        inFlight.delete(e.id);
         continue;
       }
       if (isFutureUpdate(inbox[0])) {
