@@ -265,10 +265,12 @@ describe('HR events and lifecycles', () => {
       const base = Date.now();
       const transfer = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 8000), profile: { department: 'sales' } };
       expect((await send(transfer)).status).to.equal(202);
-      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D7', occurredAt: at(base, 1) };
-      expect((await send(termination)).status).to.equal(202);
       const grade = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 8000), profile: { payGrade: 'P7' } };
       expect((await send(grade)).status).to.equal(202);
+      await eventually(async () => ((await lifecycleOf('D7')).upcoming?.length === 1 ? true : undefined), 10_000, 'transfer waiting');
+      await eventually(async () => (await eventsOf('D7')).find((e) => e.eventId === grade.eventId && e.outcome?.startsWith('waits')), 10_000, 'grade waiting');
+      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D7', occurredAt: at(base, 1) };
+      expect((await send(termination)).status).to.equal(202);
       await waitEvent('D7', transfer.eventId, 'superseded');
       await waitEvent('D7', termination.eventId, 'applied');
       await waitEvent('D7', grade.eventId, 'superseded');
@@ -454,7 +456,9 @@ describe('HR events and lifecycles', () => {
       const leaver = runs.find((r) => r.kind === 'leaver');
       expect(leaver?.status).to.equal('cancelled');
       expect(leaver?.reason).to.match(/^hired again by HR event .* while the leaver was pending$/);
-      expect(runs.filter((r) => r.kind === 'joiner' && r.status === 'completed')).to.have.length(2);
+      // The joiner marks the person active with its first step and completes after its last.
+      await eventually(async () => ((await lifecycleOf('L4')).runs.filter((r: { kind: string; status: string }) => r.kind === 'joiner' && r.status === 'completed').length === 2
+        ? true : undefined), 20_000, 'second joiner completed');
     });
   });
 
