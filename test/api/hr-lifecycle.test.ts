@@ -229,31 +229,32 @@ describe('HR events and lifecycles', () => {
       expect(lifecycle.upcoming.map((u: { kind: string }) => u.kind)).to.deep.equal(['leaver']);
     });
 
-    it('should supersede a dated update whose cancellation arrived first', async () => {
-      await send(hire('D4', { department: 'engineering' }));
-      await waitRun('D4', 'joiner', 'completed');
+    /**
+     * Hires an engineer, then sends the cancellation of an event (dated just before it) ahead of the event
+     * itself, and checks the event is superseded by it.
+     */
+    async function cancelledBeforeArrival(employeeId: string, event: (base: number) => Record<string, unknown> & { eventId: string }): Promise<void> {
+      await send(hire(employeeId, { department: 'engineering' }));
+      await waitRun(employeeId, 'joiner', 'completed');
       const base = Date.now();
-      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D4', occurredAt: at(base, 0), effectiveAt: at(base, 600_000), profile: { department: 'sales' } };
-      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D4', occurredAt: at(base, 1), cancelsEventId: transfer.eventId };
+      const cancelled = event(base);
+      const called = { eventId: eventId(), type: 'cancellation', employeeId, occurredAt: at(base, 1), cancelsEventId: cancelled.eventId };
       expect((await send(called)).status).to.equal(202);
-      await waitEvent('D4', called.eventId, 'applied');
-      expect((await send(transfer)).status).to.equal(202);
-      await waitEvent('D4', transfer.eventId, 'superseded');
-      expect((await eventsOf('D4')).find((e) => e.eventId === transfer.eventId)?.outcome).to.equal(`cancelled by HR event ${called.eventId}, which arrived first`);
+      await waitEvent(employeeId, called.eventId, 'applied');
+      expect((await send(cancelled)).status).to.equal(202);
+      await waitEvent(employeeId, cancelled.eventId, 'superseded');
+      expect((await eventsOf(employeeId)).find((e) => e.eventId === cancelled.eventId)?.outcome).to.equal(`cancelled by HR event ${called.eventId}, which arrived first`);
+    }
+
+    it('should supersede a dated update whose cancellation arrived first', async () => {
+      await cancelledBeforeArrival('D4', (base) => ({
+        eventId: eventId(), type: 'update', employeeId: 'D4', occurredAt: at(base, 0), effectiveAt: at(base, 600_000), profile: { department: 'sales' },
+      }));
       expect((await lifecycleOf('D4')).upcoming).to.deep.equal([]);
     });
 
     it('should supersede a termination whose cancellation reached Portal first (a termination held for an operator)', async () => {
-      await send(hire('D6', { department: 'engineering' }));
-      await waitRun('D6', 'joiner', 'completed');
-      const base = Date.now();
-      const termination = { eventId: eventId(), type: 'termination', employeeId: 'D6', occurredAt: at(base, 0) };
-      const called = { eventId: eventId(), type: 'cancellation', employeeId: 'D6', occurredAt: at(base, 1), cancelsEventId: termination.eventId };
-      expect((await send(called)).status).to.equal(202);
-      await waitEvent('D6', called.eventId, 'applied');
-      expect((await send(termination)).status).to.equal(202);
-      await waitEvent('D6', termination.eventId, 'superseded');
-      expect((await eventsOf('D6')).find((e) => e.eventId === termination.eventId)?.outcome).to.equal(`cancelled by HR event ${called.eventId}, which arrived first`);
+      await cancelledBeforeArrival('D6', (base) => ({ eventId: eventId(), type: 'termination', employeeId: 'D6', occurredAt: at(base, 0) }));
       expect(await statusOf('D6')).to.equal('active');
       expect((await lifecycleOf('D6')).runs.filter((r: { kind: string }) => r.kind === 'leaver')).to.deep.equal([]);
     });
