@@ -168,10 +168,10 @@ async function main() {
       effectiveAt: effectiveInMs === null ? null : new Date(Date.now() + effectiveInMs).toISOString(), displayName: `Employee ${employeeId}`, profile, cancelsEventId: null,
     },
   });
-  const lifecycleRun = async (employeeId: string, continueAfterEvents?: number) => {
+  const lifecycleRun = async (employeeId: string, continueAfterEvents?: number, queue = taskQueue) => {
     const personId = personIdForEmployee(tenant.id, employeeId);
     return client.workflow.start('lifecycle', {
-      taskQueue, workflowId: lifecycleWorkflowId(tenant.id, personId),
+      taskQueue: queue, workflowId: lifecycleWorkflowId(tenant.id, personId),
       args: [{ tenantId: tenant.id, personId, ...(continueAfterEvents ? { continueAfterEvents } : {}) }],
       typedSearchAttributes: [{ key: PortalTenantId, value: tenant.id }, { key: PortalPersonId, value: personId }],
     });
@@ -251,6 +251,30 @@ async function main() {
   ]);
   await until(dated, (s) => s.eventsProcessed === 5 && (s.datedUpdates ?? []).length === 0);
   await save('lifecycle', 'dated-updates', dated, false);
+
+  // Patch lifecycle-cancellations-before-runs: a future hire's cancellation reaches the run while no worker
+  // polls its queue, and the hire's date passes: the next workflow task holds both, and the joiner is cancelled
+  // instead of running first.
+  const outageQueue = `record-outage-${randomUUID()}`;
+  const outageWorker = async () => {
+    const w = await createWorker({ connection, namespace: server.namespace, taskQueue: outageQueue, db, secretKey, connectorKinds: [] });
+    return { w, running: w.run() };
+  };
+  const beforeOutage = await outageWorker();
+  const outage = await lifecycleRun('R10', undefined, outageQueue);
+  const startsSoon = hrEvent('R10', 'hire', 0, { department: 'engineering' }, 2000);
+  await outage.signal(hrEventSignal, startsSoon);
+  await until(outage, (s) => s.scheduled?.kind === 'joiner');
+  beforeOutage.w.shutdown();
+  await beforeOutage.running;
+  const calledOffHire = hrEvent('R10', 'cancellation', 100);
+  await outage.signal(hrEventsSignal, [{ ...calledOffHire, payload: { ...calledOffHire.payload, cancelsEventId: startsSoon.payload.eventId } }]);
+  await new Promise((r) => setTimeout(r, 3000));
+  const afterOutage = await outageWorker();
+  await until(outage, (s) => s.eventsProcessed === 2 && s.scheduled === null);
+  await save('lifecycle', 'cancellation-before-due-joiner', outage, false);
+  afterOutage.w.shutdown();
+  await afterOutage.running;
 
   // Patch lifecycle-late-events: an update before its hire, re-applied once the hire arrives; a termination
   // arriving after a later update, still running the leaver; a hire during the retention wait, cancelling the

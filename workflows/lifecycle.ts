@@ -29,6 +29,12 @@ const LIFECYCLE_LATE_EVENTS = 'lifecycle-late-events';
  * mover run, so it shows among the person's upcoming steps; a cancellation naming the update cancels it.
  */
 const LIFECYCLE_DATED_UPDATES = 'lifecycle-dated-updates';
+/**
+ * Patch, asked as a run starts: a scheduled joiner or leaver, or a leaver's deletion after retention, whose
+ * date came while a cancellation naming it was already waiting to be applied (sent before the date and
+ * delivered with it, say while the worker was down) is left to that cancellation instead of running first.
+ */
+const LIFECYCLE_CANCELLATIONS_BEFORE_RUNS = 'lifecycle-cancellations-before-runs';
 /** How many recent kickoff run ids are remembered, so a repeated kickoff (a client's retry) runs once. */
 const RECENT_KICKOFFS = 50;
 
@@ -75,6 +81,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    */
   const lateEvents = patched(LIFECYCLE_LATE_EVENTS);
   const datedUpdates = patched(LIFECYCLE_DATED_UPDATES);
+  const cancellationsBeforeRuns = patched(LIFECYCLE_CANCELLATIONS_BEFORE_RUNS);
   const plansPatched = () => lateEvents || patched(LIFECYCLE_PLANS);
   const state: LifecycleState = input.state ?? {
     tenantId: input.tenantId, personId: input.personId, personState: 'unknown', lastOccurredAt: null, scheduled: null, resume: null, eventsProcessed: 0, recentEventIds: [],
@@ -483,8 +490,7 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
    */
   async function applyDueUpdates(takes: (dueAt: string) => boolean = () => true): Promise<void> {
     // One whose cancellation is already in the inbox is left to it (sent before the date, handed over after).
-    const cancelPending = (d: DatedUpdate) => inbox.some((e) => e.payload.type === 'cancellation' && e.payload.cancelsEventId === d.event.payload.eventId);
-    const due = (state.datedUpdates ?? []).filter((d) => isDue(d.dueAt) && takes(d.dueAt) && !cancelPending(d));
+    const due = (state.datedUpdates ?? []).filter((d) => isDue(d.dueAt) && takes(d.dueAt) && !cancellationWaits([d.event.payload.eventId]));
     if (due.length === 0) return;
     state.datedUpdates = (state.datedUpdates ?? []).filter((d) => !due.includes(d));
     const applied: { d: DatedUpdate; moved: string[]; changed: string[] }[] = [];
@@ -534,6 +540,11 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
     for (const d of dropped) await scheduleUpdate(d.event, `restored: the termination was cancelled by HR event ${cancelledBy}`);
   }
 
+  /** Whether a cancellation waiting in the inbox names one of these events (it goes before their dated work). */
+  function cancellationWaits(eventIds: readonly string[]): boolean {
+    return inbox.some((e) => e.payload.type === 'cancellation' && e.payload.cancelsEventId !== null && eventIds.includes(e.payload.cancelsEventId));
+  }
+
   /** Whether a cancellation names an event of a pending run's chain (scheduled, following the joiner, or waiting to resume). */
   function cancelsRun(eventId: string | null): boolean {
     if (eventId === null) return false;
@@ -575,12 +586,15 @@ export async function lifecycle(input: LifecycleInput): Promise<void> {
         await applyDueUpdates(runDue === null ? undefined : (at) => at < runDue.dueAt || (runDue.kind === 'joiner' && at === runDue.dueAt));
       }
       if (!(state.scheduled && isDue(state.scheduled.dueAt))) break;
+      // Left to a cancellation already waiting for it; updates due after it still wait, in case that
+      // cancellation turns out not to cancel it (a later lifecycle event superseded it).
+      if (cancellationsBeforeRuns && cancellationWaits(chainOf(state.scheduled))) break;
       const due = state.scheduled;
       state.scheduled = null;
       await run(due.kind, 'effective_date', due.eventId, null, due.runId, chainOf(due));
       if (!datedUpdates) break;
     }
-    if (state.resume && isDue(state.resume.dueAt)) {
+    if (state.resume && isDue(state.resume.dueAt) && !(cancellationsBeforeRuns && cancellationWaits(state.resume.eventIds ?? []))) {
       const resume = state.resume;
       state.resume = null;
       await executeSteps(resume.runId, resume.kind, resume.steps, resume.eventIds ?? []);

@@ -790,6 +790,81 @@ describe('HR events and lifecycles', () => {
     });
   });
 
+  describe('when a cancellation sent before a run\'s date is delivered after it (the worker was down over the date)', () => {
+    /**
+     * Runs `scenario` against a worker and API of its own, stopped at `down()` and started again on the same
+     * task queue at `up()`: what reached the lifecycle meanwhile is applied together with the timers that
+     * fired meanwhile, as after an outage.
+     */
+    async function withOutage(scenario: (own: { send: typeof send; down(): Promise<void>; up(): Promise<void> }) => Promise<void>) {
+      let ownWorker = await startWorker();
+      const ownApi = await startApi(ownWorker.taskQueue);
+      const ownSend: typeof send = (event, opts = {}) => {
+        const body = JSON.stringify(event);
+        const ts = Math.floor(Date.now() / 1000);
+        return new ApiClient(ownApi.baseUrl, null).request('POST', `/v1/tenants/${opts.tenantId ?? tenant.id}/hr/events`, body, {
+          'content-type': 'application/json', 'x-portal-timestamp': String(ts), 'x-portal-signature': signHrPayload(opts.secret ?? secret, ts, body),
+        });
+      };
+      try {
+        await scenario({
+          send: ownSend,
+          down: () => ownWorker.stop(),
+          up: async () => {
+            ownWorker = await startWorker(ownWorker.taskQueue);
+          },
+        });
+      } finally {
+        await ownApi.stop();
+        await ownWorker.stop();
+      }
+    }
+    const untilPast = async (isoTime: string) => {
+      while (Date.now() < Date.parse(isoTime) + 1000) await new Promise((r) => setTimeout(r, 200));
+    };
+
+    it('should cancel a future hire\'s joiner instead of running it first', async () => {
+      await withOutage(async (own) => {
+        const startsAt = iso(4000);
+        const h = hire('CD1', { department: 'engineering' }, { effectiveAt: startsAt });
+        expect((await own.send(h)).status).to.equal(202);
+        await eventually(async () => ((await lifecycleOf('CD1')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
+        await own.down();
+        const cancellation = { eventId: eventId(), type: 'cancellation', employeeId: 'CD1', occurredAt: iso(1), cancelsEventId: h.eventId };
+        expect((await own.send(cancellation)).status).to.equal(202);
+        await waitEvent('CD1', cancellation.eventId, 'dispatched');
+        await untilPast(startsAt);
+        await own.up();
+        await waitEvent('CD1', cancellation.eventId, 'applied');
+        const runs = (await lifecycleOf('CD1')).runs as { kind: string; status: string }[];
+        expect(runs.map((r) => [r.kind, r.status])).to.deep.equal([['joiner', 'cancelled']]);
+        expect(await statusOf('CD1')).to.equal('pending');
+        expect(await liveEdges('CD1')).to.deep.equal([]);
+      });
+    });
+
+    it('should keep a person whose termination was cancelled before the retention wait ended', async () => {
+      expect((await admin.request('PUT', `${t}/hr/settings`, { leaverDeleteAfterSeconds: 4 })).status).to.equal(200);
+      await withOutage(async (own) => {
+        await own.send(hire('CD2', { department: 'engineering' }));
+        await waitRun('CD2', 'joiner', 'completed');
+        const termination = { eventId: eventId(), type: 'termination', employeeId: 'CD2', occurredAt: iso(1), profile: {} };
+        await own.send(termination);
+        await waitFor('CD2', 'disabled');
+        const deletion = await eventually(async () => (await lifecycleOf('CD2')).upcoming?.[0] as { at: string } | undefined, 20_000, 'leaver waiting to delete');
+        await own.down();
+        const cancellation = { eventId: eventId(), type: 'cancellation', employeeId: 'CD2', occurredAt: iso(2), cancelsEventId: termination.eventId };
+        await own.send(cancellation);
+        await waitEvent('CD2', cancellation.eventId, 'dispatched');
+        await untilPast(deletion.at);
+        await own.up();
+        await waitFor('CD2', 'active');
+        await waitRun('CD2', 'leaver', 'cancelled');
+        expect((await lifecycleOf('CD2')).upcoming).to.deep.equal([]);
+      });
+    });
+  });
+
   describe('when a batch of updates is applied again after it committed', () => {
     it('should answer as the first time: the same marks and the same mover', async () => {
       await send(hire('U1', { department: 'engineering' }));
