@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { ApiDeps } from './context';
 import { createApp } from './app';
 import type { HrDispatcher } from './hr-dispatch';
@@ -11,10 +11,19 @@ const dispatchers = new WeakMap<Server, HrDispatcher>();
 /** Starts the API on host:port and resolves with the listening server. */
 export function listen(deps: ApiDeps, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createApp(deps).listen(port, host, () => resolve(server));
+    // node:http's own listen: Express 5's app.listen hands a bind error to its callback as if listening.
+    const server = createServer(createApp(deps));
+    const refused = (err: NodeJS.ErrnoException) => {
+      deps.hrDispatcher?.stop();
+      reject(err.code === 'EADDRINUSE' ? new Error(`Port ${port} on ${host} is taken: stop what listens there or set PORTAL_PORT.`) : err);
+    };
+    server.once('error', refused);
+    server.listen(port, host, () => {
+      server.off('error', refused);
+      resolve(server);
+    });
     if (deps.hrDispatcher) dispatchers.set(server, deps.hrDispatcher);
     server.once('close', () => deps.hrDispatcher?.stop());
-    server.once('error', reject);
   });
 }
 

@@ -76,7 +76,22 @@ export interface RunningDevServer {
 }
 
 /** Starts the dev server and resolves once its frontend answers (or rejects with its output). */
+/**
+ * Refuses a port something else already listens on: the readiness check below would otherwise take that
+ * other server's answer for this one's (a second `npm start` silently used the first one's Temporal).
+ */
+async function ensurePortFree(ip: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+      ? new Error(`Port ${port} on ${ip} is taken (another Temporal server?): stop it, or set TEMPORAL_ADDRESS=${ip}:${port} to use it, or change server.port in temporal-dev.yaml.`)
+      : err));
+    srv.listen(port, ip, () => srv.close(() => resolve()));
+  });
+}
+
 export async function startDevServer(cli: string, cfg: DevServerConfig, o: DevServerOverrides = {}, timeoutMs = 60_000): Promise<RunningDevServer> {
+  await ensurePortFree(cfg.server.ip, o.port ?? cfg.server.port);
   const args = devServerArgs(cfg, o);
   const dbIndex = args.indexOf('--db-filename');
   if (dbIndex >= 0) mkdirSync(dirname(args[dbIndex + 1] as string), { recursive: true });

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { devServerArgs, loadDevServerConfig } from '../scripts/temporal-dev';
+import { normalizeTlsConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadConfig } from '../workers/config';
+import { temporalConnectionOptions } from '../workers/temporal-connection';
 
 describe('configuration', () => {
   describe('when the environment is empty', () => {
@@ -23,6 +25,14 @@ describe('configuration', () => {
       expect(c.temporal.tls).to.deep.equal({ certPath: null, keyPath: null, caPath: null, serverName: null });
       expect(c.databaseUrl).to.equal('postgres://u@db:5432/portal');
       expect(loadConfig({ PORTAL_CONNECTOR_RATE_LIMIT_SCOPE: 'instance' }).connectorRateLimitScope).to.equal('instance');
+    });
+  });
+
+  describe('when TLS is turned off beside an API key (a cluster behind a TLS-terminating proxy)', () => {
+    it('should connect without TLS, and with it by default', () => {
+      const tlsOf = (env: Record<string, string>) => normalizeTlsConfig(temporalConnectionOptions(loadConfig(env).temporal, 'x:7233').tls, 'k');
+      expect(tlsOf({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' })).to.equal(undefined);
+      expect(tlsOf({ TEMPORAL_API_KEY: 'k' })).to.deep.equal({});
     });
   });
 

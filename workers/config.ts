@@ -8,7 +8,6 @@ const envSchema = z.object({
   PORTAL_HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
   PORTAL_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
   PORTAL_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('.data')),
-  PORTAL_PUBLIC_URL: z.preprocess(emptyToUndefined, z.url().optional()),
   DATABASE_URL: z.preprocess(emptyToUndefined, z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.preprocess(emptyToUndefined, z.string().min(1).default('default')),
@@ -39,7 +38,6 @@ export type RateLimitScope = 'kind' | 'instance';
 export interface PortalConfig {
   host: string;
   port: number;
-  publicUrl: string | null;
   dataDir: string;
   databaseUrl: string | null;
   temporal: TemporalSettings;
@@ -69,7 +67,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Porta
   const config: PortalConfig = {
     host: e.PORTAL_HOST,
     port: e.PORTAL_PORT,
-    publicUrl: e.PORTAL_PUBLIC_URL ?? null,
     dataDir: resolve(e.PORTAL_DATA_DIR),
     databaseUrl: e.DATABASE_URL ?? null,
     temporal: {

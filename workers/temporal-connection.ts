@@ -17,6 +17,7 @@ export function temporalConnectionOptions(settings: TemporalSettings, address: s
             : {}),
         },
       }
-      : {}),
+      // Said outright: left out, an API key would turn TLS on again (TEMPORAL_TLS=false with an API key).
+      : { tls: false }),
   };
 }

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Client, Connection } from '@temporalio/client';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { close, listen } from '../../api/server';
-import { freePort } from '../../scripts/temporal-dev';
+import { freePort, loadDevServerConfig, startDevServer } from '../../scripts/temporal-dev';
 import { testEnv, testLogger } from '../support/env';
 
 describe('GET /readyz', () => {
@@ -18,6 +18,26 @@ describe('GET /readyz', () => {
         expect(body.checks).to.deep.equal({ database: 'ok', temporal: 'unreachable' });
       } finally {
         await close(server);
+      }
+    });
+  });
+});
+
+describe('Starting the API and the dev server', () => {
+  describe('when their port is taken', () => {
+    it('should refuse to start, naming the port (not listen nowhere, nor use the other server)', async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const deps = { db: testEnv().db, temporal: { client: testEnv().client, taskQueue: 'unused' }, logger: testLogger, secretKey: Buffer.alloc(32) };
+        const api = await listen(deps, '127.0.0.1', port).then(() => 'listening', (err: Error) => err.message);
+        expect(api).to.equal(`Port ${port} on 127.0.0.1 is taken: stop what listens there or set PORTAL_PORT.`);
+        // Refused before the CLI is started: no CLI is needed to see it.
+        const dev = await startDevServer('/nonexistent/temporal', loadDevServerConfig(), { port, uiPort: null, dbFilename: null }).then(() => 'started', (err: Error) => err.message);
+        expect(dev).to.match(new RegExp(`^Port ${port} on 127\\.0\\.0\\.1 is taken \\(another Temporal server\\?\\)`));
+      } finally {
+        await new Promise((resolve) => taken.close(resolve));
       }
     });
   });
