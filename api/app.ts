@@ -37,8 +37,14 @@ function toApiError(err: unknown): ApiError {
   switch (type) {
     case 'entity.parse.failed':
       return new ApiError('invalid_json', 'The request body could not be parsed as JSON.');
-    case 'entity.too.large':
-      return new ApiError('payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+    case 'entity.too.large': {
+      // The limit of the parser that refused it: JSON bodies' or a text import's.
+      const limit = (err as { limit?: unknown }).limit;
+      return new ApiError('payload_too_large', `This request's body is limited to ${typeof limit === 'number' ? limit : MAX_BODY_BYTES} bytes.`);
+    }
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new ApiError('validation_failed', 'The request body ended before its declared length.');
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return new ApiError('unsupported_media_type', 'Send UTF-8 JSON.');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { MAX_BODY_BYTES } from '../../api/app';
+import { MAX_BODY_BYTES, MAX_IMPORT_BYTES } from '../../api/app';
 import { nulCharacterErrors } from '../../api/problems';
 import { testEnv } from '../support/env';
 import { seedToken } from '../support/fixtures';
@@ -67,6 +67,16 @@ describe('bad input', () => {
       });
     });
   }
+
+  describe('when a body is over its route\'s limit', () => {
+    it('should name that route\'s limit: a JSON body\'s, or a batch import\'s', async () => {
+      const json = await w.asAcme.post(`/v1/tenants/${w.acme.id}/groups`, { name: 'x', description: 'y'.repeat(MAX_BODY_BYTES) });
+      expect(json.body.detail).to.equal(`This request's body is limited to ${MAX_BODY_BYTES} bytes.`);
+      const csv = await w.asAcme.request('POST', `/v1/tenants/${w.acme.id}/hr/imports`, 'y'.repeat(MAX_IMPORT_BYTES + 1), { 'content-type': 'text/csv' });
+      expect(csv.status).to.equal(413);
+      expect(csv.body.detail).to.equal(`This request's body is limited to ${MAX_IMPORT_BYTES} bytes.`);
+    });
+  });
 
   describe('when field validation fails', () => {
     it('should name every bad field', async () => {
