@@ -520,11 +520,18 @@ describe('HR events and lifecycles', () => {
       expect([badSig.status, badSig.body.code]).to.deep.equal([401, 'unauthenticated']);
       const stale = await send(e, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
       expect([stale.status, stale.body.code]).to.deep.equal([401, 'unauthenticated']);
+      // Another tenant with a secret of its own: this tenant's signature does not open its webhook.
       const other = await seedTenant('customer', 'other-hr');
+      const otherAdmin = admin.as(await seedToken(other.id));
+      expect((await otherAdmin.post(`/v1/tenants/${other.id}/hr/secret`)).status).to.equal(201);
       const crossTenant = await send(e, { tenantId: other.id });
-      expect(crossTenant.status).to.equal(401);
+      expect([crossTenant.status, crossTenant.body.code]).to.deep.equal([401, 'unauthenticated']);
+      expect((await otherAdmin.get(`/v1/tenants/${other.id}/hr/events`)).body.items).to.deep.equal([]);
       const unsigned = await admin.as(null).post(`${t}/hr/events`, e);
       expect(unsigned.status).to.equal(401);
+      // An API token, even one that may manage HR, is no signature.
+      const bearerOnly = await admin.post(`${t}/hr/events`, e);
+      expect([bearerOnly.status, bearerOnly.body.code]).to.deep.equal([401, 'unauthenticated']);
       const invalid = await send({ ...e, type: 'promotion', occurredAt: 'yesterday', surprise: 1 });
       expect(invalid.status).to.equal(400);
       expect(invalid.body.errors.map((x: { path: string }) => x.path)).to.include.members(['body.type', 'body.occurredAt', 'body']);

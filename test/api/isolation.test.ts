@@ -20,7 +20,7 @@ describe('tenant isolation and permissions', () => {
   });
   after(async () => w.stop());
 
-  // Signature-authenticated routes (the HR webhook) have their own refusal tests in test/api/hr.test.ts, and
+  // Signature-authenticated routes (the HR webhook) have their own refusal tests in test/api/hr-lifecycle.test.ts, and
   // the plan-step callback (authenticated by its single-use token) in test/api/plans.test.ts.
   const signed = allRoutes.filter((r) => r.auth === 'hr_signature' || r.auth === 'callback_token');
   const tenantScoped = allRoutes.filter((r) => r.tenantScoped && r.auth === undefined);
