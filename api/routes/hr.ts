@@ -179,6 +179,7 @@ export const hrRoutes = [
       200: { description: 'A duplicate of an event already stored (the first copy stands)', schema: hrEventView },
     },
     handler: async ({ body, tenant, deps }) => {
+      deps.hrDispatcher?.deliveryArrived();
       const invalid = profileErrors(body, await customAttributesCache.get(deps.db, tenant.id), 'body');
       if (invalid.length > 0) throw new ApiError('validation_failed', 'The event has invalid profile values; nothing was stored.', invalid);
       const payload = normalise(body);

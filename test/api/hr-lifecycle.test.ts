@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { lifecycleActivities } from '../../activities/lifecycle';
+import type { HrDispatcherOptions } from '../../api/hr-dispatch';
 import { signHrPayload } from '../../api/hr-signature';
 import { createCatalogObject } from '../../db/repositories/catalog';
 import { lockHrIntake, personIdForEmployee, storeHrEvents } from '../../db/repositories/hr';
@@ -24,13 +25,16 @@ describe('HR events and lifecycles', () => {
   let groups: { eng: string; sales: string; staff: string };
   let bundles: { eng: string; sales: string };
 
-  async function send(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; tenantId?: string } = {}) {
+  type SendOptions = { secret?: string; timestamp?: number; tenantId?: string };
+  /** Delivers an HR event, signed, to the webhook of the API at `baseUrl`. */
+  const sendTo = (baseUrl: string) => (event: Record<string, unknown>, opts: SendOptions = {}) => {
     const body = JSON.stringify(event);
     const ts = opts.timestamp ?? Math.floor(Date.now() / 1000);
-    return admin.as(null).request('POST', `/v1/tenants/${opts.tenantId ?? tenant.id}/hr/events`, body, {
+    return new ApiClient(baseUrl, null).request('POST', `/v1/tenants/${opts.tenantId ?? tenant.id}/hr/events`, body, {
       'content-type': 'application/json', 'x-portal-timestamp': String(ts), 'x-portal-signature': signHrPayload(opts.secret ?? secret, ts, body),
     });
-  }
+  };
+  const send = (event: Record<string, unknown>, opts: SendOptions = {}) => sendTo(api.baseUrl)(event, opts);
   const hire = (employeeId: string, profile: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     ({ eventId: eventId(), type: 'hire', employeeId, occurredAt: iso(), displayName: `Employee ${employeeId}`, profile, ...extra });
   const person = (employeeId: string) => personIdForEmployee(tenant.id, employeeId);
@@ -806,16 +810,9 @@ describe('HR events and lifecycles', () => {
     async function withOutage(scenario: (own: { send: typeof send; down(): Promise<void>; up(): Promise<void> }) => Promise<void>) {
       let ownWorker = await startWorker();
       const ownApi = await startApi(ownWorker.taskQueue);
-      const ownSend: typeof send = (event, opts = {}) => {
-        const body = JSON.stringify(event);
-        const ts = Math.floor(Date.now() / 1000);
-        return new ApiClient(ownApi.baseUrl, null).request('POST', `/v1/tenants/${opts.tenantId ?? tenant.id}/hr/events`, body, {
-          'content-type': 'application/json', 'x-portal-timestamp': String(ts), 'x-portal-signature': signHrPayload(opts.secret ?? secret, ts, body),
-        });
-      };
       try {
         await scenario({
-          send: ownSend,
+          send: sendTo(ownApi.baseUrl),
           down: () => ownWorker.stop(),
           up: async () => {
             ownWorker = await startWorker(ownWorker.taskQueue);
@@ -868,6 +865,54 @@ describe('HR events and lifecycles', () => {
         await waitFor('CD2', 'active');
         await waitRun('CD2', 'leaver', 'cancelled');
         expect((await lifecycleOf('CD2')).upcoming).to.deep.equal([]);
+      });
+    });
+  });
+
+  describe('when the HR system sends a burst', () => {
+    /**
+     * Runs `scenario` against an API of its own (hand-over tuned by `options`) while the HR system re-sends one
+     * event from four connections at once, as fast as it is answered: a burst of real deliveries, stored once.
+     */
+    async function duringBurst(options: HrDispatcherOptions, scenario: (own: { send: typeof send; endBurst(): Promise<void> }) => Promise<void>) {
+      const ownApi = await startApi(worker.taskQueue, options);
+      const own = sendTo(ownApi.baseUrl);
+      const resent = hire('BX', { department: 'engineering' });
+      let bursting = true;
+      const burst = Promise.all(Array.from({ length: 4 }, async () => {
+        while (bursting) await own(resent);
+      }));
+      const endBurst = async () => {
+        bursting = false;
+        await burst;
+      };
+      try {
+        await eventually(async () => ((await eventsOf('BX')).length === 1 ? true : undefined), 10_000, 'the re-sent event stored');
+        await scenario({ send: own, endBurst });
+      } finally {
+        await endBurst();
+        await ownApi.stop();
+      }
+    }
+
+    it('should store and answer each delivery at once, and hand the events over once the burst has ended', async () => {
+      await duringBurst({ burstDeliveries: 5 }, async (own) => {
+        const h = hire('B1', { department: 'engineering' });
+        expect((await own.send(h)).status).to.equal(202);
+        await new Promise((r) => setTimeout(r, 1000));
+        expect((await eventsOf('B1')).map((e) => [e.eventId, e.status])).to.deep.equal([[h.eventId, 'received']]);
+        expect((await admin.get(`${t}/people/${person('B1')}`)).status, 'the hire has not created the person').to.equal(404);
+        await own.endBurst();
+        await waitRun('B1', 'joiner', 'completed');
+        await waitRun('BX', 'joiner', 'completed');
+      });
+    });
+
+    it('should hand an event over once it has waited the longest a burst may hold it, the burst going on', async () => {
+      await duringBurst({ burstDeliveries: 5, maxDeferMs: 1500 }, async (own) => {
+        const h = hire('B3', { department: 'engineering' });
+        expect((await own.send(h)).status).to.equal(202);
+        await waitRun('B3', 'joiner', 'completed');
       });
     });
   });

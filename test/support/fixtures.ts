@@ -2,6 +2,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import type { ApiDeps } from '../../api/context';
+import { HrDispatcher, type HrDispatcherOptions } from '../../api/hr-dispatch';
 import { listen, close } from '../../api/server';
 import type { Permission } from '../../api/permissions';
 import { Permissions } from '../../api/permissions';
@@ -101,10 +103,12 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-/** Starts the real API on a free port, starting workflows on `taskQueue`. */
-export async function startApi(taskQueue: string): Promise<RunningApi> {
+/** Starts the real API on a free port, starting workflows on `taskQueue` (its HR hand-over tuned by `hr`). */
+export async function startApi(taskQueue: string, hr?: HrDispatcherOptions): Promise<RunningApi> {
   const env = testEnv();
-  const server = await listen({ db: env.db, temporal: { client: env.client, taskQueue }, logger: testLogger, secretKey: testSecretKey }, '127.0.0.1', 0);
+  const deps: ApiDeps = { db: env.db, temporal: { client: env.client, taskQueue }, logger: testLogger, secretKey: testSecretKey };
+  if (hr) deps.hrDispatcher = new HrDispatcher(deps, hr);
+  const server = await listen(deps, '127.0.0.1', 0);
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { server, baseUrl, stop: () => close(server) };
 }
