@@ -74,6 +74,14 @@ function normalise(body: z.output<typeof bundleDefinitionSchema>): BundleDefinit
   };
 }
 
+/** Adds the groups eligibility rules name (nested `any` rules too) to `into`, by id, with each one's path. */
+export function collectEligibilityGroups(rules: readonly EligibilityRule[], path: string, into: Map<string, string>): void {
+  rules.forEach((r, i) => {
+    if (r.type === 'group_member') into.set(r.groupId, `${path}[${i}].groupId`);
+    if (r.type === 'any') collectEligibilityGroups(r.rules, `${path}[${i}].rules`, into);
+  });
+}
+
 /** Every reference of a definition that does not resolve in the tenant. */
 async function referenceErrors(db: Executor, tenantId: string, def: BundleDefinition): Promise<FieldError[]> {
   const errors: FieldError[] = [];
@@ -102,11 +110,7 @@ async function referenceErrors(db: Executor, tenantId: string, def: BundleDefini
       if (a.type === 'group') groups.set(a.groupId, `${path}.groupId`);
     }
   });
-  const walk = (rules: EligibilityRule[], path: string) => rules.forEach((r, i) => {
-    if (r.type === 'group_member') groups.set(r.groupId, `${path}[${i}].groupId`);
-    if (r.type === 'any') walk(r.rules, `${path}[${i}].rules`);
-  });
-  walk(def.eligibility, 'body.eligibility');
+  collectEligibilityGroups(def.eligibility, 'body.eligibility', groups);
   for (const id of await missingPersonIds(db, tenantId, [...people.keys()])) errors.push({ path: people.get(id) as string, message: `no person ${id} in this tenant` });
   for (const id of await missingCatalogIds(db, 'groups', tenantId, [...groups.keys()])) errors.push({ path: groups.get(id) as string, message: `no group ${id} in this tenant` });
   return errors;

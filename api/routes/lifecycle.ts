@@ -1,6 +1,7 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit';
+import { missingCatalogIds } from '../../db/repositories/catalog';
 import { currentTemplate, lockRecordedKickoff, putTemplate, templateVersion } from '../../db/repositories/hr';
 import { idFromKey, newId } from '../../db/repositories/ids';
 import { planWorkflowId } from '../../db/repositories/plans';
@@ -13,7 +14,7 @@ import { actorOf } from '../context';
 import { ApiError } from '../problems';
 import { defineRoute } from '../route';
 import { idempotencyHeaders, isoDate, uuid } from '../schemas';
-import { eligibilityRuleSchema } from './bundles';
+import { collectEligibilityGroups, eligibilityRuleSchema } from './bundles';
 
 const kindSchema = z.enum(['joiner', 'mover', 'leaver']);
 
@@ -148,8 +149,15 @@ export const lifecycleRoutes = [
       const missing = definition.birthright.length === 0 ? [] : await deps.db.selectFrom('access_bundles').select('id')
         .where('tenant_id', '=', tenant.id).where('id', 'in', definition.birthright.map((b) => b.bundleId)).execute()
         .then((found) => definition.birthright.map((b, i) => [b.bundleId, i] as const).filter(([id]) => !found.some((f) => f.id === id)));
-      if (missing.length > 0) {
-        throw new ApiError('reference_not_found', 'Birthright rules name bundles that do not exist here.', missing.map(([id, i]) => ({ path: `body.birthright[${i}].bundleId`, message: `no bundle ${id}` })));
+      // A rule naming a group that is not here would never match: nobody would get that birthright.
+      const groups = new Map<string, string>();
+      definition.birthright.forEach((b, i) => collectEligibilityGroups(b.when, `body.birthright[${i}].when`, groups));
+      const missingGroups = await missingCatalogIds(deps.db, 'groups', tenant.id, [...groups.keys()]);
+      if (missing.length > 0 || missingGroups.length > 0) {
+        throw new ApiError('reference_not_found', 'Birthright rules name bundles or groups that do not exist here.', [
+          ...missing.map(([id, i]) => ({ path: `body.birthright[${i}].bundleId`, message: `no bundle ${id}` })),
+          ...missingGroups.map((id) => ({ path: groups.get(id) as string, message: `no group ${id} in this tenant` })),
+        ]);
       }
       const version = await deps.db.transaction().execute(async (tx) => {
         const v = await putTemplate(tx, tenant.id, params.kind, definition, caller.tokenId);
