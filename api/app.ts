@@ -124,7 +124,7 @@ function handle(route: RouteDef, deps: ApiDeps) {
 /** Builds the Express app over injected dependencies. */
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
-  deps.hrDispatcher ??= new HrDispatcher(deps);
+  deps.hrDispatcher ??= new HrDispatcher(deps, deps.hrHandOver);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(pinoHttp({

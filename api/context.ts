@@ -4,7 +4,7 @@ import type { Tenant } from '../db/repositories/tenants';
 import type { Logger } from '../workers/logger';
 import type { HrEvent, NewHrEvent } from '../db/repositories/hr';
 import type { GroupCommit } from './group-commit';
-import type { HrDispatcher } from './hr-dispatch';
+import type { HrDispatcher, HrDispatcherOptions } from './hr-dispatch';
 import type { Permission } from './permissions';
 
 /** What the API needs from the process, injected so tests build their own. */
@@ -16,6 +16,8 @@ export interface ApiDeps {
   secretKey: Buffer;
   /** Hands stored HR events to lifecycles off the request path (created by createApp when absent). */
   hrDispatcher?: HrDispatcher;
+  /** How the dispatcher createApp creates treats bursts (defaults when absent). */
+  hrHandOver?: HrDispatcherOptions;
   /** Gathers concurrent webhook events into shared inserts (created on the first event when absent). */
   hrIntake?: GroupCommit<NewHrEvent, { event: HrEvent; created: boolean }>;
 }

@@ -21,17 +21,19 @@ const MAX_BATCH = 20;
 const MAX_IN_FLIGHT = 4;
 
 export interface HrDispatcherOptions {
-  /**
-   * Webhook deliveries within half a second that make a burst (default 50, i.e. 100 a second). While one
-   * lasts, stored events wait to be handed over (see `untilIntakeQuiet`).
-   */
+  /** Webhook deliveries within `burstWindowMs` that make a burst (default 50 within 500 ms: 100 a second). */
   burstDeliveries?: number;
-  /** The longest an event waits for a burst to end before it is handed over anyway (default 30 s). */
+  burstWindowMs?: number;
+  /**
+   * The longest a profile change or hire waits for a burst to end before it is handed over anyway (default
+   * 30 s; 0: nothing waits, for deployments whose API does not share its cores with workers and Temporal).
+   */
   maxDeferMs?: number;
 }
-const BURST_WINDOW_MS = 500;
-/** How often a deferred hand-over looks whether the burst has ended. */
+/** How often waiting hand-overs look whether the burst has ended or their time is up. */
 const QUIET_POLL_MS = 100;
+/** Event types that never wait out a burst: each can call off or change a run that is due. */
+const URGENT_TYPES: ReadonlySet<string> = new Set(['termination', 'rehire', 'cancellation']);
 
 /**
  * Hands stored HR events to their people's lifecycle workflows (signal-with-start), off the request path:
@@ -53,16 +55,19 @@ export class HrDispatcher {
   private readonly waiting: (() => void)[] = [];
   private readonly timer: NodeJS.Timeout;
   private sweeping = false;
-  /** When recent webhook deliveries arrived (the last half second's), oldest first. */
-  private readonly arrivals: number[] = [];
-  /** Resolves when the current burst has ended (one poller for every deferred hand-over). */
-  private quiet: Promise<void> | null = null;
+  /** When the last `burstDeliveries` webhook deliveries arrived: a ring, so memory stays constant. */
+  private readonly arrivals: number[];
+  private nextArrival = 0;
+  /** Hand-overs waiting for a burst to end, each with the time it stops waiting; one poller serves them all. */
+  private readonly deferred: { until: number; resolve: () => void }[] = [];
+  private poller: NodeJS.Timeout | null = null;
   private stopping = false;
-  private readonly burstDeliveries: number;
+  private readonly burstWindowMs: number;
   private readonly maxDeferMs: number;
 
   constructor(private readonly deps: ApiDeps, options: HrDispatcherOptions = {}) {
-    this.burstDeliveries = options.burstDeliveries ?? 50;
+    this.arrivals = new Array<number>(Math.max(1, options.burstDeliveries ?? 50)).fill(0);
+    this.burstWindowMs = options.burstWindowMs ?? 500;
     this.maxDeferMs = options.maxDeferMs ?? 30_000;
     this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
     this.timer.unref();
@@ -70,43 +75,51 @@ export class HrDispatcher {
 
   /** Counts a webhook delivery (called as each arrives, before it is stored). */
   deliveryArrived(): void {
-    this.arrivals.push(Date.now());
+    this.arrivals[this.nextArrival] = Date.now();
+    this.nextArrival = (this.nextArrival + 1) % this.arrivals.length;
   }
 
-  /** Whether webhook deliveries are arriving as a burst (at least `burstDeliveries` in the last half second). */
+  /** Whether webhook deliveries arrive as a burst: the last `burstDeliveries` of them within the window. */
   private inBurst(): boolean {
-    const since = Date.now() - BURST_WINDOW_MS;
-    while (this.arrivals.length > 0 && (this.arrivals[0] as number) < since) this.arrivals.shift();
-    return this.arrivals.length >= this.burstDeliveries;
+    return Date.now() - (this.arrivals[this.nextArrival] as number) <= this.burstWindowMs;
   }
 
   /**
-   * While the HR system sends a burst, its events are stored and answered first and handed over once the
-   * burst has ended, or once they have waited `maxDeferMs`. Handing over as they arrive makes each delivery
-   * share this process and the workflow engine with a signal per person, and the lifecycles with the work
-   * those signals start: on the HR benchmark (2 cores) acceptance halved, and events were applied no sooner,
-   * because the lifecycles cannot apply a burst as fast as it arrives anyway (they take it from PostgreSQL
-   * instead of from signals waiting in Temporal). A person's events that gathered meanwhile go over in one
-   * signal. Outside bursts (fewer than 100 deliveries a second) nothing waits.
+   * While the HR system sends a burst, hires and profile changes are stored and answered first and handed
+   * over once the burst has ended, or once they have waited `maxDeferMs`. Handing over as they arrive makes
+   * each delivery share this process and the workflow engine with a signal per person, and the lifecycles
+   * with the work those signals start: on the HR benchmark (2 cores) acceptance halved, and events were
+   * applied no sooner, since the lifecycles cannot apply a burst as fast as it arrives anyway (the backlog
+   * waits in PostgreSQL instead of as signals in Temporal). A person's events that gathered meanwhile go
+   * over in one signal. Terminations, rehires and cancellations never wait: one may call off a run that is
+   * due, and a leaver should not wait for other people's updates.
    */
-  private async untilIntakeQuiet(oldestReceivedAt: Date): Promise<void> {
-    const deadline = oldestReceivedAt.getTime() + this.maxDeferMs;
-    if (this.stopping || Date.now() >= deadline || !this.inBurst()) return;
-    this.quiet ??= new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (!this.stopping && this.inBurst()) return;
-        clearInterval(poll);
-        this.quiet = null;
-        resolve();
-      }, QUIET_POLL_MS);
-      poll.unref();
+  private async untilIntakeQuiet(queue: readonly HrEvent[]): Promise<void> {
+    if (this.maxDeferMs <= 0 || this.stopping || queue.some((e) => URGENT_TYPES.has(e.type)) || !this.inBurst()) return;
+    // PostgreSQL's clock stamped receivedAt: one ahead of this process's must not stretch the wait.
+    const until = Math.min((queue[0] as HrEvent).receivedAt.getTime(), Date.now()) + this.maxDeferMs;
+    if (Date.now() >= until) return;
+    await new Promise<void>((resolve) => {
+      this.deferred.push({ until, resolve });
+      this.poller ??= setInterval(() => this.releaseWaiting(), QUIET_POLL_MS);
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.quiet, new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, deadline - Date.now());
-      timer.unref();
-    })]);
-    clearTimeout(timer);
+  }
+
+  /** Lets go the hand-overs whose burst has ended or whose time is up. */
+  private releaseWaiting(): void {
+    const all = this.stopping || !this.inBurst();
+    const now = Date.now();
+    for (let i = this.deferred.length - 1; i >= 0; i -= 1) {
+      const d = this.deferred[i] as { until: number; resolve: () => void };
+      if (all || now >= d.until) {
+        this.deferred.splice(i, 1);
+        d.resolve();
+      }
+    }
+    if (this.deferred.length === 0 && this.poller) {
+      clearInterval(this.poller);
+      this.poller = null;
+    }
   }
 
   /** Queues events for hand-over (returns at once). */
@@ -131,6 +144,7 @@ export class HrDispatcher {
   stop(): void {
     clearInterval(this.timer);
     this.stopping = true;
+    this.releaseWaiting();
   }
 
   /** Stops sweeping and waits, at most `waitMs`, for what is queued to be handed over and marked. */
@@ -167,7 +181,7 @@ export class HrDispatcher {
         this.pumps.delete(key);
         return;
       }
-      await this.untilIntakeQuiet((this.queues.get(key) as HrEvent[])[0]!.receivedAt);
+      await this.untilIntakeQuiet(this.queues.get(key) as HrEvent[]);
       await this.slot();
       // Only this loop takes from the queue: what was there is still there, and more may have gathered.
       const batch = this.queues.get(key)!.splice(0, MAX_BATCH);

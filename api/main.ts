@@ -17,7 +17,7 @@ async function main() {
   await migrateToLatest(db);
   const dev = loadDevServerConfig().server;
   const client = await connectClient(config, config.temporal.address ?? `${dev.ip}:${dev.port}`);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: requireSecretKey(config.secretKey, 'API') }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: requireSecretKey(config.secretKey, 'API'), hrHandOver: { maxDeferMs: config.hrBurstHoldSeconds * 1000 } }, config.host, config.port);
   logger.info({ url: `http://${config.host}:${(server.address() as AddressInfo).port}` }, 'api listening');
   const signal = await untilSignal();
   logger.info({ signal }, 'shutting down');

@@ -45,7 +45,7 @@ async function main() {
   });
   const workerRun = worker.run();
   const client = await connectClient(config, address);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey, hrHandOver: { maxDeferMs: config.hrBurstHoldSeconds * 1000 } }, config.host, config.port);
   const apiUrl = `http://${config.host}:${(server.address() as AddressInfo).port}`;
 
   say('');

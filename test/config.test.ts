@@ -8,7 +8,7 @@ describe('configuration', () => {
   describe('when the environment is empty', () => {
     it('should use embedded defaults, frozen', () => {
       const c = loadConfig({});
-      expect(c).to.include({ host: '127.0.0.1', port: 3000, databaseUrl: null, logLevel: 'info', connectorRateLimitScope: 'kind' });
+      expect(c).to.include({ host: '127.0.0.1', port: 3000, databaseUrl: null, logLevel: 'info', connectorRateLimitScope: 'kind', hrBurstHoldSeconds: 30 });
       expect(c.temporal).to.deep.equal({ address: null, namespace: 'default', apiKey: null, tls: null });
       expect(Object.isFrozen(c)).to.equal(true);
       expect(Object.isFrozen(c.temporal)).to.equal(true);
@@ -25,6 +25,7 @@ describe('configuration', () => {
       expect(c.temporal.tls).to.deep.equal({ certPath: null, keyPath: null, caPath: null, serverName: null });
       expect(c.databaseUrl).to.equal('postgres://u@db:5432/portal');
       expect(loadConfig({ PORTAL_CONNECTOR_RATE_LIMIT_SCOPE: 'instance' }).connectorRateLimitScope).to.equal('instance');
+      expect(loadConfig({ PORTAL_HR_BURST_HOLD_SECONDS: '0' }).hrBurstHoldSeconds).to.equal(0);
     });
   });
 

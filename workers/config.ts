@@ -19,6 +19,7 @@ const envSchema = z.object({
   TEMPORAL_TLS: z.preprocess(emptyToUndefined, z.enum(['true', 'false']).optional()),
   PORTAL_SECRET_KEY: optionalString,
   PORTAL_CONNECTOR_RATE_LIMIT_SCOPE: z.preprocess(emptyToUndefined, z.enum(['kind', 'instance']).default('kind')),
+  PORTAL_HR_BURST_HOLD_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(300).default(30)),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
 });
 
@@ -49,6 +50,8 @@ export interface PortalConfig {
    * task-queue fairness on the server, see docs/operations.md).
    */
   connectorRateLimitScope: RateLimitScope;
+  /** The longest the API holds HR events during a burst of webhook deliveries (0: never; api/hr-dispatch.ts). */
+  hrBurstHoldSeconds: number;
   logLevel: string;
 }
 
@@ -84,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Porta
     },
     secretKey: e.PORTAL_SECRET_KEY ?? null,
     connectorRateLimitScope: e.PORTAL_CONNECTOR_RATE_LIMIT_SCOPE,
+    hrBurstHoldSeconds: e.PORTAL_HR_BURST_HOLD_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
   return Object.freeze({ ...config, temporal: Object.freeze(config.temporal) });
