@@ -59,7 +59,7 @@ export class HrDispatcher {
   private readonly arrivals: number[];
   private nextArrival = 0;
   /** Hand-overs waiting for a burst to end, each with the time it stops waiting; one poller serves them all. */
-  private readonly deferred: { until: number; resolve: () => void }[] = [];
+  private readonly deferred: { key: string; until: number; resolve: () => void }[] = [];
   private poller: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly burstWindowMs: number;
@@ -91,27 +91,27 @@ export class HrDispatcher {
    * with the work those signals start: on the HR benchmark (2 cores) acceptance halved, and events were
    * applied no sooner, since the lifecycles cannot apply a burst as fast as it arrives anyway (the backlog
    * waits in PostgreSQL instead of as signals in Temporal). A person's events that gathered meanwhile go
-   * over in one signal. Terminations, rehires and cancellations never wait: one may call off a run that is
-   * due, and a leaver should not wait for other people's updates.
+   * over in one signal. Terminations, rehires and cancellations never wait, and one joining a held queue
+   * takes it over at once: one may call off a run that is due, and a leaver must not wait for updates.
    */
-  private async untilIntakeQuiet(queue: readonly HrEvent[]): Promise<void> {
+  private async untilIntakeQuiet(key: string, queue: readonly HrEvent[]): Promise<void> {
     if (this.maxDeferMs <= 0 || this.stopping || queue.some((e) => URGENT_TYPES.has(e.type)) || !this.inBurst()) return;
     // PostgreSQL's clock stamped receivedAt: one ahead of this process's must not stretch the wait.
     const until = Math.min((queue[0] as HrEvent).receivedAt.getTime(), Date.now()) + this.maxDeferMs;
     if (Date.now() >= until) return;
     await new Promise<void>((resolve) => {
-      this.deferred.push({ until, resolve });
+      this.deferred.push({ key, until, resolve });
       this.poller ??= setInterval(() => this.releaseWaiting(), QUIET_POLL_MS);
     });
   }
 
-  /** Lets go the hand-overs whose burst has ended or whose time is up. */
+  /** Lets go the hand-overs whose burst has ended, whose time is up, or whose queue an urgent event joined. */
   private releaseWaiting(): void {
     const all = this.stopping || !this.inBurst();
     const now = Date.now();
     for (let i = this.deferred.length - 1; i >= 0; i -= 1) {
-      const d = this.deferred[i] as { until: number; resolve: () => void };
-      if (all || now >= d.until) {
+      const d = this.deferred[i] as { key: string; until: number; resolve: () => void };
+      if (all || now >= d.until || this.queues.get(d.key)?.some((e) => URGENT_TYPES.has(e.type))) {
         this.deferred.splice(i, 1);
         d.resolve();
       }
@@ -131,6 +131,8 @@ export class HrDispatcher {
       if (!queue) this.queues.set(key, [e]);
       else if (!queue.some((x) => x.id === e.id)) queue.push(e);
       if (!this.pumps.has(key)) this.pumps.set(key, this.pump(key, tenantId, e.personId));
+      // A termination, rehire or cancellation joining a held queue takes it over now, held updates first.
+      else if (URGENT_TYPES.has(e.type) && this.deferred.some((d) => d.key === key)) this.releaseWaiting();
     }
   }
 
@@ -181,7 +183,7 @@ export class HrDispatcher {
         this.pumps.delete(key);
         return;
       }
-      await this.untilIntakeQuiet(this.queues.get(key) as HrEvent[]);
+      await this.untilIntakeQuiet(key, this.queues.get(key) as HrEvent[]);
       await this.slot();
       // Only this loop takes from the queue: what was there is still there, and more may have gathered.
       const batch = this.queues.get(key)!.splice(0, MAX_BATCH);

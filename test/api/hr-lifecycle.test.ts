@@ -931,7 +931,7 @@ describe('HR events and lifecycles', () => {
       });
     });
 
-    it('should hand a held update over once it has waited the longest a burst may hold it, and a termination at once', async () => {
+    it('should hand a held update over once it has waited the longest a burst may hold it, and a termination at once with the updates held before it', async () => {
       // The dispatcher alone, on a queue no worker polls, with events no sweeper can find: only it hands them over.
       const env = testEnv();
       const deps: ApiDeps = { db: env.db, temporal: { client: env.client, taskQueue: uniqueTaskQueue('unpolled') }, logger: testLogger, secretKey: testSecretKey };
@@ -952,13 +952,18 @@ describe('HR events and lifecycles', () => {
         await new Promise((r) => setTimeout(r, 200));
         dispatcher.enqueue(tenant.id, [event('H1', 'update')]);
         dispatcher.enqueue(tenant.id, [event('H2', 'termination')]);
+        dispatcher.enqueue(tenant.id, [event('H3', 'update')]);
         await eventually(() => handedOver('H2'), 10_000, 'the termination handed over during the burst');
         expect(await handedOver('H1'), 'the update held').to.equal(undefined);
+        // A termination joining H3's held queue takes it over at once, the update with it.
+        dispatcher.enqueue(tenant.id, [event('H3', 'termination')]);
+        await eventually(() => handedOver('H3'), 10_000, 'the held queue a termination joined');
+        expect(await handedOver('H1'), 'the other update still held').to.equal(undefined);
         await eventually(() => handedOver('H1'), 20_000, 'the update handed over, the burst going on');
       } finally {
         clearInterval(bursting);
         dispatcher.stop();
-        for (const id of ['H1', 'H2']) await lifecycleRun(id).terminate('test over').catch(() => undefined);
+        for (const id of ['H1', 'H2', 'H3']) await lifecycleRun(id).terminate('test over').catch(() => undefined);
       }
     });
   });
