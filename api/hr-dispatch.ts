@@ -32,6 +32,11 @@ export interface HrDispatcherOptions {
 }
 /** How often waiting hand-overs look whether the burst has ended or their time is up. */
 const QUIET_POLL_MS = 100;
+
+/** The dispatcher's options from Portal's configuration (`PORTAL_HR_BURST_HOLD_SECONDS`). */
+export function hrHandOverOptions(config: { hrBurstHoldSeconds: number }): HrDispatcherOptions {
+  return { maxDeferMs: config.hrBurstHoldSeconds * 1000 };
+}
 /** Event types that never wait out a burst: each can call off or change a run that is due. */
 const URGENT_TYPES: ReadonlySet<string> = new Set(['termination', 'rehire', 'cancellation']);
 
@@ -109,13 +114,10 @@ export class HrDispatcher {
   private releaseWaiting(): void {
     const all = this.stopping || !this.inBurst();
     const now = Date.now();
-    for (let i = this.deferred.length - 1; i >= 0; i -= 1) {
-      const d = this.deferred[i] as { key: string; until: number; resolve: () => void };
-      if (all || now >= d.until || this.queues.get(d.key)?.some((e) => URGENT_TYPES.has(e.type))) {
-        this.deferred.splice(i, 1);
-        d.resolve();
-      }
-    }
+    const goes = (d: { key: string; until: number }) => all || now >= d.until || this.queues.get(d.key)?.some((e) => URGENT_TYPES.has(e.type));
+    const released = this.deferred.filter(goes);
+    this.deferred.splice(0, this.deferred.length, ...this.deferred.filter((d) => !goes(d)));
+    for (const d of released) d.resolve();
     if (this.deferred.length === 0 && this.poller) {
       clearInterval(this.poller);
       this.poller = null;

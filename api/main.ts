@@ -8,6 +8,7 @@ import { createLogger } from '../workers/logger';
 import { connectClient, openConfiguredDatabase, requireSharedDatabase, untilSignal } from '../workers/process';
 import { TaskQueues } from '../workflows/task-queues';
 import { close, listen } from './server';
+import { hrHandOverOptions } from './hr-dispatch';
 
 async function main() {
   const config = loadConfig();
@@ -17,7 +18,7 @@ async function main() {
   await migrateToLatest(db);
   const dev = loadDevServerConfig().server;
   const client = await connectClient(config, config.temporal.address ?? `${dev.ip}:${dev.port}`);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: requireSecretKey(config.secretKey, 'API'), hrHandOver: { maxDeferMs: config.hrBurstHoldSeconds * 1000 } }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey: requireSecretKey(config.secretKey, 'API'), hrHandOver: hrHandOverOptions(config) }, config.host, config.port);
   logger.info({ url: `http://${config.host}:${(server.address() as AddressInfo).port}` }, 'api listening');
   const signal = await untilSignal();
   logger.info({ signal }, 'shutting down');

@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { migrateToLatest } from '../db/connect';
 import { close, listen } from '../api/server';
+import { hrHandOverOptions } from '../api/hr-dispatch';
 import { loadConfig } from '../workers/config';
 import { loadOrCreateSecretKey } from '../workers/secrets';
 import { createLogger } from '../workers/logger';
@@ -45,7 +46,7 @@ async function main() {
   });
   const workerRun = worker.run();
   const client = await connectClient(config, address);
-  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey, hrHandOver: { maxDeferMs: config.hrBurstHoldSeconds * 1000 } }, config.host, config.port);
+  const server = await listen({ db, temporal: { client, taskQueue: TaskQueues.governance }, logger, secretKey, hrHandOver: hrHandOverOptions(config) }, config.host, config.port);
   const apiUrl = `http://${config.host}:${(server.address() as AddressInfo).port}`;
 
   say('');

@@ -56,15 +56,20 @@ export function devServerArgs(cfg: DevServerConfig, o: DevServerOverrides = {}):
 }
 
 /** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
+/** Binds ip:port (0: any free port) for a moment and answers the port that was bound. */
+function bindOnce(ip: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, ip, () => {
       const addr = srv.address();
       srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
+}
+
+export async function freePort(): Promise<number> {
+  return bindOnce('127.0.0.1', 0);
 }
 
 export interface RunningDevServer {
@@ -75,21 +80,19 @@ export interface RunningDevServer {
   stop(): Promise<void>;
 }
 
-/** Starts the dev server and resolves once its frontend answers (or rejects with its output). */
 /**
  * Refuses a port something else already listens on: the readiness check below would otherwise take that
  * other server's answer for this one's (a second `npm start` silently used the first one's Temporal).
  */
 async function ensurePortFree(ip: string, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+  await bindOnce(ip, port).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EADDRINUSE'
       ? new Error(`Port ${port} on ${ip} is taken (another Temporal server?): stop it, or set TEMPORAL_ADDRESS=${ip}:${port} to use it, or change server.port in temporal-dev.yaml.`)
-      : err));
-    srv.listen(port, ip, () => srv.close(() => resolve()));
+      : err;
   });
 }
 
+/** Starts the dev server and resolves once its frontend answers (or rejects with its output). */
 export async function startDevServer(cli: string, cfg: DevServerConfig, o: DevServerOverrides = {}, timeoutMs = 60_000): Promise<RunningDevServer> {
   await ensurePortFree(cfg.server.ip, o.port ?? cfg.server.port);
   const args = devServerArgs(cfg, o);
