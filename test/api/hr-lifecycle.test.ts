@@ -344,8 +344,11 @@ describe('HR events and lifecycles', () => {
       const waiting = await lifecycleOf('E3');
       expect(waiting.upcoming.map((u: { kind: string; steps: string[] }) => [u.kind, u.steps])).to.deep.equal([['leaver', ['delete']]]);
       await waitFor('E3', 'deleted');
-      const leaver = (await lifecycleOf('E3')).runs.find((r: { kind: string }) => r.kind === 'leaver');
-      expect(leaver.status).to.equal('completed');
+      // The delete step marks the person deleted; the run is recorded completed just after it, so wait for that too.
+      const leaver = await eventually(async () => {
+        const run = (await lifecycleOf('E3')).runs.find((r: { kind: string }) => r.kind === 'leaver');
+        return run?.status === 'completed' ? run : undefined;
+      }, 20_000, 'leaver completed');
       expect(leaver.steps.map((s: { step: string }) => s.step)).to.deep.equal(['disable', 'revoke_all_access', 'notify_manager', 'wait', 'delete']);
     });
   });
