@@ -24,6 +24,8 @@ import { createNoopWorker } from './worker-process';
 import { accessRequestWorkflowId, type AccessRequestInput } from '../workflows/access-request.types';
 import { type Summary, since, summarise } from './stats';
 import { echoUpdate, finishUpdate } from './workflows';
+import { decideUpdate } from '../workflows/messages';
+import { grantApprovedRequest } from '../db/repositories/access-requests';
 
 const OPEN_REQUESTS = Number(process.env.BENCH_OPEN_REQUESTS ?? 1000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
@@ -108,6 +110,23 @@ export async function run(): Promise<void> {
       approveToGrant.push(since(t));
     }
 
+    // For the breakdown, the same approval without the API: the decision Update on a request's own workflow
+    // sent from this process (no HTTP, no authentication, no lookups), then the grant transaction the API
+    // commits on its answer, then the same read. First the approvals above finish their own follow-up (each
+    // run's grace-period check, 2 s on), so that work does not land on these samples.
+    await quietAfterGrants(client, requests.slice(0, SAMPLES));
+    const withoutApi: number[] = [];
+    for (const requestId of requests.slice(SAMPLES, 2 * SAMPLES)) {
+      const t = performance.now();
+      const { grant } = await client.workflow.getHandle(accessRequestWorkflowId(requestId))
+        .executeUpdate(decideUpdate, { args: [{ personId: approver, decision: 'approve', comment: null }] });
+      if (!grant) throw new Error(`request ${requestId} was not approved by its decision`);
+      await db.transaction().execute((tx) => grantApprovedRequest(tx, grant));
+      const row = await db.selectFrom('access_requests').select('status').where('id', '=', requestId).executeTakeFirstOrThrow();
+      if (row.status !== 'granted') throw new Error(`request ${requestId} is ${row.status} after its grant`);
+      withoutApi.push(since(t));
+    }
+
     // For the breakdown: reading one request through the same API (authentication, lookups, HTTP).
     const apiRead: number[] = [];
     for (const requestId of requests.slice(0, SAMPLES)) {
@@ -118,19 +137,36 @@ export async function run(): Promise<void> {
     }
     const result = {
       benchmark: 'access-requests', path: 'POST /requests/{id}/decisions over HTTP', openRequests: OPEN_REQUESTS, samples: SAMPLES, database: process.env.DATABASE_URL ? 'postgresql' : 'pglite',
-      approveToGrantMs: summarise(approveToGrant), updateRoundTripMs: summarise(updateRtt), commitMs: summarise(commits), apiReadMs: summarise(apiRead),
-    } as { [k: string]: unknown; approveToGrantMs: Summary; updateRoundTripMs: Summary; commitMs: Summary };
+      approveToGrantMs: summarise(approveToGrant), updateRoundTripMs: summarise(updateRtt), commitMs: summarise(commits),
+      decisionAndGrantWithoutApiMs: summarise(withoutApi), apiReadMs: summarise(apiRead),
+    } as { [k: string]: unknown; approveToGrantMs: Summary; updateRoundTripMs: Summary; commitMs: Summary; decisionAndGrantWithoutApiMs: Summary };
     const budget = result.updateRoundTripMs.p99 + 2 * result.commitMs.p99;
     const ratio = Math.round((result.approveToGrantMs.p99 / budget) * 100) / 100;
-    Object.assign(result, { budgetP99Ms: Math.round(budget * 100) / 100, ratioP99: ratio, goalMet: ratio <= 1, measuredAt: new Date().toISOString() });
+    const withoutApiRatio = Math.round((result.decisionAndGrantWithoutApiMs.p99 / budget) * 100) / 100;
+    Object.assign(result, {
+      budgetP99Ms: Math.round(budget * 100) / 100, ratioP99: ratio, goalMet: ratio <= 1, withoutApiRatioP99: withoutApiRatio, measuredAt: new Date().toISOString(),
+    });
     console.log(JSON.stringify(result, null, 2));
     console.log(`approve-to-grant p99 ${result.approveToGrantMs.p99} ms vs Update RTT p99 + 2 commits p99 = ${result.budgetP99Ms} ms: ratio ${ratio} (goal <= 1)`);
+    console.log(`the same decision Update + grant transaction + read without the API: p99 ${result.decisionAndGrantWithoutApiMs.p99} ms, ratio ${withoutApiRatio}`);
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     writeFileSync(join(__dirname, 'results', 'access-requests.json'), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await parts.stop();
     await env.close();
   }
+}
+
+/**
+ * Waits until the approved requests' runs have done their grace-period check and closed (a grant that is
+ * not time-bound ends its run; they close in the order they were approved, the last one last), so that work
+ * is off the machine before the next measurement.
+ */
+async function quietAfterGrants(client: BenchEnvironment['client'], requestIds: string[]): Promise<void> {
+  const last = client.workflow.getHandle(accessRequestWorkflowId(requestIds[requestIds.length - 1] as string));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && (await last.describe()).status.name === 'RUNNING') await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 500));
 }
 
 interface Parts {
