@@ -255,13 +255,16 @@ export const planRoutes = [
 
   defineRoute({
     method: 'get', path: '/v1/tenants/:tenantId/plans/:planId/export', tag: 'provisioning plans',
-    summary: 'Export a plan with its evidence and audit trail as one JSON document an auditor can verify (content hash)',
+    summary: 'Export a plan with its evidence and audit trail (the trail needs portal.audit.view too) as one JSON document an auditor can verify (content hash)',
     permission: 'portal.plans.view', tenantScoped: true, params: planParams,
     responses: { 200: { description: 'The export', schema: z.record(z.string(), z.unknown()) } },
-    handler: async ({ params, tenant, deps }) => {
+    handler: async ({ params, tenant, deps, caller }) => {
       const plan = await getPlan(deps.db, tenant.id, params.planId);
       if (!plan) throw new ApiError('not_found', `Plan ${params.planId} was not found.`);
-      const audit = await listAllAudit(deps.db, tenant.id, { targetKind: 'provisioning_plan', targetId: plan.id });
+      // The trail is the audit log's (who retried, which callbacks were refused): shown to those who may read
+      // the audit log; without that permission the export says it is left out rather than showing it empty.
+      const auditVisible = caller.permissions.has('portal.audit.view');
+      const audit = auditVisible ? await listAllAudit(deps.db, tenant.id, { targetKind: 'provisioning_plan', targetId: plan.id }) : null;
       return {
         status: 200,
         headers: { 'Content-Disposition': `attachment; filename="plan-${plan.id}.json"` },
@@ -273,6 +276,7 @@ export const planRoutes = [
           status: { status: plan.status, round: plan.round, succeeded: plan.succeeded, failed: plan.failed },
           evidence: plan.evidence,
           audit,
+          ...(auditVisible ? {} : { auditOmitted: 'The audit trail needs the portal.audit.view permission.' }),
         },
       };
     },
@@ -321,11 +325,18 @@ export const planRoutes = [
     permission: null, tenantScoped: false, auth: 'callback_token',
     params: z.strictObject({ planId: uuid, stepKey }), body: callbackBody,
     responses: { 200: { description: 'Accepted: the step is completed', schema: z.object({ accepted: z.literal(true), stepKey: z.string() }) } },
-    handler: async ({ params, body, deps, requestId }) => {
-      const plan = await deps.db.selectFrom('provisioning_plans').select(['id', 'tenant_id']).where('id', '=', params.planId).executeTakeFirst();
-      if (!plan) throw new ApiError('not_found', `Plan ${params.planId} was not found.`);
+    handler: async ({ params, body, deps, requestId, log }) => {
+      // The signature is checked before anything is read: a caller without a token Portal signed learns
+      // nothing (not even whether the plan exists) and writes nothing; the attempt is logged, not audited, so
+      // anyone on the network cannot grow a tenant's audit trail. Refusals of tokens Portal did sign are audited.
       const claims = verifyCallbackToken(deps.secretKey, body.token);
-      if (!claims || claims.planId !== plan.id || claims.stepKey !== params.stepKey) {
+      if (!claims) {
+        log.warn({ planId: params.planId, stepKey: params.stepKey }, 'callback refused: token not signed by Portal');
+        throw new ApiError('callback_token_invalid');
+      }
+      const plan = await deps.db.selectFrom('provisioning_plans').select(['id', 'tenant_id']).where('id', '=', claims.planId).executeTakeFirst();
+      if (!plan) throw new ApiError('not_found', `Plan ${claims.planId} was not found.`);
+      if (claims.planId !== params.planId || claims.stepKey !== params.stepKey) {
         return refuseCallback(deps.db, plan.tenant_id, plan.id, params.stepKey, 'forged', requestId);
       }
       const row = await deps.db.selectFrom('provisioning_callback_tokens').selectAll().where('id', '=', claims.tokenId).executeTakeFirst();

@@ -8,7 +8,7 @@ import { appendAudits } from '../../db/repositories/audit';
 import { idFromKey } from '../../db/repositories/ids';
 import { insertPlan } from '../../db/repositories/plans';
 import { testEnv } from '../support/env';
-import { type ApiResponse, eventually, seedPerson } from '../support/fixtures';
+import { type ApiResponse, eventually, seedPerson, seedToken } from '../support/fixtures';
 import { planSettles } from '../support/plans';
 import { stepCallbackUpdate } from '../../workflows/messages';
 import { createWorld, type World } from '../support/world';
@@ -107,6 +107,16 @@ describe('provisioning plans API', () => {
       expect(res.body.audit.map((a: { action: string }) => a.action)).to.include.members(['plan.created', 'plan.completed']);
       // The audit event names the API request that created the plan.
       expect(res.body.audit.find((a: { action: string }) => a.action === 'plan.created').requestId).to.be.a('string');
+      expect(res.body).not.to.have.property('auditOmitted');
+    });
+
+    it('should leave the audit trail out of the export for a caller who may view plans but not the audit log', async () => {
+      const viewer = w.anonymous.as(await seedToken(w.acme.id, ['portal.plans.view']));
+      const res = await viewer.get(`${base}/${planId}/export`);
+      expect(res.status).to.equal(200);
+      expect(res.body.evidence).to.have.length(2);
+      expect(res.body.audit).to.equal(null);
+      expect(res.body.auditOmitted).to.match(/portal\.audit\.view/);
     });
 
     it('should answer a repeated create with the same Idempotency-Key with the same plan', async () => {
@@ -287,7 +297,7 @@ describe('provisioning plans API', () => {
     const callback = (planId: string, stepKey: string, token: string) =>
       w.anonymous.post(`/v1/callbacks/plans/${planId}/steps/${stepKey}`, { token, result: 'completed', detail: { ticket: 'INC-42' } });
 
-    it('should complete the step with a valid token, and refuse a forged one and a replay, recording each refusal', async () => {
+    it('should complete the step with a valid token, refuse a forged one, another step's and a replay, and audit the refusals of tokens Portal signed', async () => {
       const created = await w.asAcme.post(base, { reason: 'laptop', steps: manual(60) });
       const planId = created.body.id;
       const token = await deliveredToken(planId, 'laptop');
@@ -313,11 +323,30 @@ describe('provisioning plans API', () => {
       expect(laptop.map((e) => e.outcome)).to.deep.equal(['awaiting_callback', 'applied']);
       expect(laptop[1]!.detail.callback).to.deep.equal({ ticket: 'INC-42' });
 
+      // Refusals of tokens Portal signed are audited (the one used for another step, the replay); a token it
+      // never signed is refused without a trace in the tenant's trail.
       const audit = await w.asAcme.get(`/v1/tenants/${w.acme.id}/audit-events?targetKind=provisioning_plan&targetId=${planId}`);
       const refusals = (audit.body.items as { action: string; details: { reason: string } }[]).filter((a) => a.action === 'plan.callback_refused').map((a) => a.details.reason);
-      expect(refusals).to.deep.equal(['forged', 'forged', 'replayed']);
+      expect(refusals).to.deep.equal(['forged', 'replayed']);
       expect(JSON.stringify(audit.body)).not.to.include(token);
       expect(JSON.stringify(done.body)).not.to.include(token);
+    });
+
+    it('should answer an unsigned token the same whether the plan exists or not, and record nothing', async () => {
+      const created = await w.asAcme.post(base, { reason: 'oracle', steps: manual(60) });
+      const planId = created.body.id as string;
+      await deliveredToken(planId, 'laptop');
+      const auditCount = async () => Number((await testEnv().db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('tenant_id', '=', w.acme.id).where('action', '=', 'plan.callback_refused').executeTakeFirstOrThrow()).n);
+      const before = await auditCount();
+      const known = await callback(planId, 'laptop', 'not-a-token');
+      const unknown = await callback(randomUUID(), 'laptop', 'not-a-token');
+      for (const res of [known, unknown]) {
+        expect(res.status).to.equal(401);
+        expect(res.body.code).to.equal('callback_token_invalid');
+      }
+      expect(unknown.body.title).to.equal(known.body.title);
+      expect(await auditCount()).to.equal(before);
     });
 
     it('should run other steps while steps wait for their callbacks, whatever the parallelism bound', async () => {
