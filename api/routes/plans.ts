@@ -8,12 +8,14 @@ import { connectorStepSchema } from '../../connectors/steps';
 import { StepOperations } from '../../connectors/types';
 import type { Executor } from '../../db/database';
 import { appendAudit, listAllAudit } from '../../db/repositories/audit';
+import { canonicalHash } from '../../db/repositories/canonical-json';
 import { type CatalogTable, missingCatalogIds } from '../../db/repositories/catalog';
 import { getConnectorInstance } from '../../db/repositories/connector-instances';
 import { idFromKey, newId } from '../../db/repositories/ids';
 import { missingPersonIds } from '../../db/repositories/people';
 import {
-  claimRetryRound, getPlan, getPlanSummary, insertPlan, listPlans, type Plan, type PlanDetail, planContent, type PlanStepInput, planWorkflowId, takenIdempotencyKeys,
+  claimRetryRound, getPlan, getPlanSummary, insertPlan, listPlans, type Plan, type PlanDetail, planContent, type PlanStepInput, planSubmissionHash, planWorkflowId,
+  takenIdempotencyKeys,
 } from '../../db/repositories/plans';
 import { verifyCallbackToken } from '../../workers/callback-tokens';
 import { FailureTypes } from '../../workflows/failures';
@@ -206,12 +208,20 @@ export const planRoutes = [
       const key = req.get('idempotency-key');
       const planId = key ? idFromKey(`plan:operator:${tenant.id}`, key) : newId();
       const location = `/v1/tenants/${tenant.id}/plans/${planId}`;
+      const submission = key ? canonicalHash(body) : null;
       let plan = await getPlanSummary(deps.db, tenant.id, planId);
       if (!plan) {
         const steps = await resolveSteps(deps.db, tenant.id, planId, body.steps);
         plan = await deps.db.transaction().execute(async (tx) => (await insertPlan(tx, {
           id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: caller.tokenId }, reason: body.reason, createdBy: actorOf(caller), steps, requestId,
+          submissionHash: submission,
         })).plan);
+      }
+      // The key was used before (or by a concurrent create that recorded first): the same plan only if the
+      // same body; plans recorded before submissions were kept are taken as the same.
+      const recorded = key ? await planSubmissionHash(deps.db, tenant.id, planId) : null;
+      if (recorded !== null && recorded !== submission) {
+        throw new ApiError('idempotency_key_reused', `The Idempotency-Key was used for plan ${planId}, which asked for something else.`);
       }
       // A repeated request starts the plan only if it never started: a plan that ran is never run again as a
       // first round, however long ago its run ended (an operator retries its failures with POST …/retry).

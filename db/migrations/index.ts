@@ -6,6 +6,7 @@ import * as hrLifecycle from './20261124180000_hr_lifecycle';
 import * as provisioningPlans from './20261124190000_provisioning_plans';
 import * as lifecycleKickoffKeys from './20261125090000_lifecycle_kickoff_keys';
 import * as accessRequestSubmissions from './20261130090000_access_request_submissions';
+import * as planSubmissions from './20261130120000_plan_submissions';
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the directory) so the set is
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '20261124190000_provisioning_plans': provisioningPlans,
   '20261125090000_lifecycle_kickoff_keys': lifecycleKickoffKeys,
   '20261130090000_access_request_submissions': accessRequestSubmissions,
+  '20261130120000_plan_submissions': planSubmissions,
 };

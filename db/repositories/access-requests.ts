@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { type BundleItem, isNativeItem } from '../../workflows/access-policy';
 import {
@@ -9,7 +8,7 @@ import { syncDerivedGroupEdges } from './group-members';
 import type { Executor } from '../database';
 import type { AccessRequestRow } from '../tables/access-requests';
 import { type Actor, appendAudits, gatheringAudit } from './audit';
-import { canonicalJson } from './canonical-json';
+import { canonicalHash } from './canonical-json';
 import { recordedPlan, recordRequestPlan, type RecordedPlan, requestPlanId } from './grant-plans';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
@@ -112,7 +111,7 @@ export interface SubmissionContent {
  * the same request only when these are equal.
  */
 export function submissionHash(content: SubmissionContent): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex')}`;
+  return canonicalHash(content);
 }
 
 /** Another open or granted request for the same bundle and person holds the live slot; nothing was written. */

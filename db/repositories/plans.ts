@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { type SqlBool, sql } from 'kysely';
 import type { CallRecord } from '../../connectors/http';
 import type { LoadedPlan, PlanStepShape } from '../../workflows/plan.types';
 import type { Executor } from '../database';
 import type { PlanOriginKind, PlanRow, PlanStatus, PlanStepRow, StepEvidenceOutcome, StepEvidenceRow } from '../tables/provisioning';
 import { type Actor, appendAudit, type AuditEventInput, auditRow } from './audit';
-import { canonicalJson } from './canonical-json';
+import { canonicalHash } from './canonical-json';
 import { isUuid } from './ids';
 import { decodeCursor, type Page, toPage } from './pagination';
 
@@ -45,6 +44,8 @@ export interface NewPlan {
    * recording transaction carried it out.
    */
   initialStatus?: { status: PlanStatus; round: number; succeeded: string[]; failed: string[] };
+  /** What an operator's create asked for (`canonicalHash` of its body), when it came with an Idempotency-Key. */
+  submissionHash?: string | null;
 }
 
 export interface PlanStep {
@@ -106,7 +107,7 @@ export function planContent(plan: { tenantId: string; origin: { kind: string; id
 
 /** SHA-256 over the canonical JSON of planContent: an auditor recomputes it from an export. */
 export function planContentHash(plan: Parameters<typeof planContent>[0]): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(planContent(plan)), 'utf8').digest('hex')}`;
+  return canonicalHash(planContent(plan));
 }
 
 function toStep(r: PlanStepRow): PlanStep {
@@ -165,8 +166,9 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
   // row is new (a plan id already taken keeps what it has).
   const { rows: [inserted] } = await sql<{ created_at: Date }>`
     with plan as (
-      insert into provisioning_plans (id, tenant_id, origin_kind, origin_id, reason, content_hash, created_by_kind, created_by_id)
-      values (${plan.id}, ${plan.tenantId}, ${plan.origin.kind}, ${plan.origin.id}, ${plan.reason}, ${contentHash}, ${plan.createdBy.kind}, ${plan.createdBy.id})
+      insert into provisioning_plans (id, tenant_id, origin_kind, origin_id, reason, content_hash, created_by_kind, created_by_id, submission_hash)
+      values (${plan.id}, ${plan.tenantId}, ${plan.origin.kind}, ${plan.origin.id}, ${plan.reason}, ${contentHash}, ${plan.createdBy.kind}, ${plan.createdBy.id},
+        ${plan.submissionHash ?? null})
       on conflict (id) do nothing
       returning created_at
     ), steps as (
@@ -211,6 +213,12 @@ export async function takenIdempotencyKeys(db: Executor, tenantId: string, keys:
 
 function selectPlans(db: Executor) {
   return db.selectFrom('provisioning_plans as p').innerJoin('provisioning_plan_status as s', 's.plan_id', 'p.id').select(planColumns);
+}
+
+/** What the operator's create that recorded this plan asked for (null: recorded without one, or no such plan). */
+export async function planSubmissionHash(db: Executor, tenantId: string, id: string): Promise<string | null> {
+  const row = await db.selectFrom('provisioning_plans').select('submission_hash').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+  return row?.submission_hash ?? null;
 }
 
 export async function getPlanSummary(db: Executor, tenantId: string, id: string): Promise<Plan | null> {

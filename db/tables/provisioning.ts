@@ -25,6 +25,8 @@ export interface ProvisioningPlansTable {
   created_by_kind: string;
   created_by_id: string;
   created_at: ColumnType<Date, Date | string | undefined, never>;
+  /** SHA-256 of an operator create's canonical body, to refuse its Idempotency-Key with another body; else null. */
+  submission_hash: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export type StepTargetSystem = 'portal' | 'connector';

@@ -334,7 +334,8 @@ describe('access requests', () => {
       const bundle = await createBundle(org, 'temporary', { maxDurationSeconds: 3600, policy: { stages: [twoStagePolicy(org).stages[0]], approverOncePerRequest: false } });
       const tooLong = await org.as.alice.post(`${org.t}/requests`, { bundleId: bundle, justification: 'x', durationSeconds: 7200 });
       expect(tooLong.body.code).to.equal('duration_too_long');
-      const id = await submit(org, org.as.alice, bundle, { durationSeconds: 2 });
+      // Long enough that the live grant is read before its expiry, even on a slow machine.
+      const id = await submit(org, org.as.alice, bundle, { durationSeconds: 6 });
       await stageOpen(org, id, 0);
       const granted = await decide('manager', id);
       expect(granted.body.status).to.equal('granted');

@@ -210,6 +210,8 @@ describe('HR events and lifecycles', () => {
     });
 
     it('should be ended by the person\'s departure, and a termination arriving late after its cancellation still runs the leaver', async () => {
+      // The leaver is read while it waits to delete: keep that wait long enough to be seen.
+      expect((await admin.request('PUT', `${t}/hr/settings`, { leaverDeleteAfterSeconds: 600 })).status).to.equal(200);
       await send(hire('D3', { department: 'engineering' }));
       await waitRun('D3', 'joiner', 'completed');
       const base = Date.now();
@@ -269,9 +271,10 @@ describe('HR events and lifecycles', () => {
       await send(hire('D7', { department: 'engineering' }));
       await waitRun('D7', 'joiner', 'completed');
       const base = Date.now();
-      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 8000), profile: { department: 'sales' } };
+      // Dated far enough ahead that the restored transfer is seen waiting (six HR round trips on) before its date.
+      const transfer = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 20_000), profile: { department: 'sales' } };
       expect((await send(transfer)).status).to.equal(202);
-      const grade = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 8000), profile: { payGrade: 'P7' } };
+      const grade = { eventId: eventId(), type: 'update', employeeId: 'D7', occurredAt: at(base, 0), effectiveAt: at(base, 20_000), profile: { payGrade: 'P7' } };
       expect((await send(grade)).status).to.equal(202);
       await eventually(async () => ((await lifecycleOf('D7')).upcoming?.length === 1 ? true : undefined), 10_000, 'transfer waiting');
       await eventually(async () => (await eventsOf('D7')).find((e) => e.eventId === grade.eventId && e.outcome?.startsWith('waits')), 10_000, 'grade waiting');
@@ -290,7 +293,7 @@ describe('HR events and lifecycles', () => {
       const restored = (await eventsOf('D7')).find((e) => e.eventId === transfer.eventId);
       expect(restored?.status).to.equal('dispatched');
       expect(restored?.outcome).to.match(/\(mover scheduled: department\); restored: the termination was cancelled by HR event /);
-      await waitEvent('D7', transfer.eventId, 'applied');
+      await eventually(async () => (await eventsOf('D7')).find((e) => e.eventId === transfer.eventId && e.status === 'applied'), 40_000, 'transfer applied on its date');
       await eventually(async () => ((await lifecycleOf('D7')).runs.some((r: { kind: string; status: string; trigger: string }) => r.kind === 'mover' && r.status === 'completed' && r.trigger === 'effective_date') ? true : undefined), 20_000, 'mover');
       expect(await statusOf('D7')).to.equal('active');
       expect((await liveEdges('D7')).map((e) => e.target.id)).to.deep.equal([groups.sales]);
@@ -338,10 +341,13 @@ describe('HR events and lifecycles', () => {
       expect((await liveEdges('E3')).length).to.equal(2);
       await send({ eventId: eventId(), type: 'termination', employeeId: 'E3', occurredAt: iso(1), profile: { employmentStatus: 'terminated' } });
       await waitFor('E3', 'disabled');
-      await eventually(async () => ((await lifecycleOf('E3')).upcoming?.length === 1 ? true : undefined), 20_000, 'leaver waiting');
+      // The deletion is 2 s after: take the lifecycle as it waits from the same read that saw it waiting.
+      const waiting = await eventually(async () => {
+        const lifecycle = await lifecycleOf('E3');
+        return lifecycle.upcoming?.length === 1 ? lifecycle : undefined;
+      }, 20_000, 'leaver waiting');
       expect(await liveEdges('E3')).to.deep.equal([]);
       expect((await admin.get(`${t}/groups/${groups.staff}/members`)).body.items).to.deep.equal([]);
-      const waiting = await lifecycleOf('E3');
       expect(waiting.upcoming.map((u: { kind: string; steps: string[] }) => [u.kind, u.steps])).to.deep.equal([['leaver', ['delete']]]);
       await waitFor('E3', 'deleted');
       // The delete step marks the person deleted; the run is recorded completed just after it, so wait for that too.
@@ -477,9 +483,13 @@ describe('HR events and lifecycles', () => {
       const original = hire('L5', { department: 'sales' }, { effectiveAt: iso(60_000) });
       await send(original);
       await eventually(async () => ((await lifecycleOf('L5')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
-      await send(hire('L5', { department: 'sales' }, { occurredAt: iso(1), effectiveAt: iso(90_000) }));
-      await waitRun('L5', 'joiner', 'cancelled');
-      await send({ eventId: eventId(), type: 'cancellation', employeeId: 'L5', occurredAt: iso(2), cancelsEventId: original.eventId });
+      const corrected = hire('L5', { department: 'sales' }, { occurredAt: iso(1), effectiveAt: iso(90_000) });
+      await send(corrected);
+      // The old run is cancelled, then the corrected one scheduled, in two writes: wait for the event's end.
+      await waitEvent('L5', corrected.eventId, 'applied');
+      const cancellation = { eventId: eventId(), type: 'cancellation', employeeId: 'L5', occurredAt: iso(2), cancelsEventId: original.eventId };
+      await send(cancellation);
+      await waitEvent('L5', cancellation.eventId, 'applied');
       await eventually(async () => ((await lifecycleOf('L5')).upcoming?.length === 0 ? true : undefined), 10_000, 'corrected joiner cancelled');
       const runs = (await lifecycleOf('L5')).runs as { kind: string; status: string; reason: string | null }[];
       expect(runs.map((r) => [r.kind, r.status, r.reason?.split(' by ')[0] ?? null])).to.deep.equal([['joiner', 'cancelled', 'cancelled'], ['joiner', 'cancelled', 'rescheduled']]);
@@ -780,8 +790,9 @@ describe('HR events and lifecycles', () => {
 
     it('should keep the end date when onboarding is run again by hand before the start, and drop it when the start moves past it', async () => {
       const base = Date.now();
-      await send(hire('FT2', { department: 'engineering' }, { effectiveAt: at(base, 4000) }));
-      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT2', occurredAt: iso(100), effectiveAt: at(base, 9000), profile: {} });
+      // Dated far enough ahead that both are still upcoming once the early onboarding has run.
+      await send(hire('FT2', { department: 'engineering' }, { effectiveAt: at(base, 12_000) }));
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT2', occurredAt: iso(100), effectiveAt: at(base, 18_000), profile: {} });
       const upcomingKinds = async (employeeId: string) => (((await lifecycleOf(employeeId)).upcoming ?? []) as { kind: string }[]).map((u) => u.kind);
       await eventually(async () => ((await upcomingKinds('FT2')).length === 2 ? true : undefined), 10_000, 'joiner and leaver upcoming');
       // Onboarding run early by hand: the scheduled start and the end after it stay.
@@ -789,7 +800,7 @@ describe('HR events and lifecycles', () => {
       expect(kickoff.status).to.equal(202);
       await waitFor('FT2', 'active');
       expect(await upcomingKinds('FT2')).to.deep.equal(['joiner', 'leaver']);
-      await waitFor('FT2', 'disabled', 30_000);
+      await waitFor('FT2', 'disabled', 40_000);
       // The scheduled start ran at its date too (not left scheduled behind the promoted end).
       await eventually(async () => ((await upcomingKinds('FT2')).length === 0 ? true : undefined), 10_000, 'nothing left upcoming');
 
@@ -938,7 +949,7 @@ describe('HR events and lifecycles', () => {
       // The dispatcher alone, on a queue no worker polls, with events no sweeper can find: only it hands them over.
       const env = testEnv();
       const deps: ApiDeps = { db: env.db, temporal: { client: env.client, taskQueue: uniqueTaskQueue('unpolled') }, logger: testLogger, secretKey: testSecretKey };
-      const dispatcher = new HrDispatcher(deps, { burstDeliveries: 5, burstWindowMs: 2000, maxDeferMs: 3000 });
+      const dispatcher = new HrDispatcher(deps, { burstDeliveries: 5, burstWindowMs: 2000, maxDeferMs: 8000 });
       const bursting = setInterval(() => {
         for (let i = 0; i < 5; i += 1) dispatcher.deliveryArrived();
       }, 100);
@@ -952,7 +963,8 @@ describe('HR events and lifecycles', () => {
       const lifecycleRun = (employeeId: string) => env.client.workflow.getHandle(lifecycleWorkflowId(tenant.id, person(employeeId)));
       const handedOver = (employeeId: string) => lifecycleRun(employeeId).describe().then(() => true, () => undefined);
       try {
-        await new Promise((r) => setTimeout(r, 200));
+        // The burst is on from the first enqueue (the interval keeps it on).
+        for (let i = 0; i < 5; i += 1) dispatcher.deliveryArrived();
         dispatcher.enqueue(tenant.id, [event('H1', 'update')]);
         dispatcher.enqueue(tenant.id, [event('H2', 'termination')]);
         dispatcher.enqueue(tenant.id, [event('H3', 'update')]);

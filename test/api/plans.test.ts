@@ -132,6 +132,23 @@ describe('provisioning plans API', () => {
       expect(rows).to.have.length(1);
     });
 
+    it('should refuse the same Idempotency-Key with another body, and change nothing', async () => {
+      const key = `reused-${Date.now()}`;
+      const first = await w.asAcme.post(base, { reason: 'reused key', steps: nativeSteps() }, { 'idempotency-key': key });
+      expect(first.status).to.equal(202);
+      const other = await w.asAcme.post(base, { reason: 'something else', steps: nativeSteps() }, { 'idempotency-key': key });
+      expect(other.status).to.equal(409);
+      expect(other.body.code).to.equal('idempotency_key_reused');
+      const plans = await testEnv().db.selectFrom('provisioning_plans').select(['id', 'reason']).where('tenant_id', '=', w.acme.id)
+        .where('reason', 'in', ['reused key', 'something else']).execute();
+      expect(plans).to.deep.equal([{ id: first.body.id, reason: 'reused key' }]);
+      // The same body again is still the same plan.
+      const again = await w.asAcme.post(base, { reason: 'reused key', steps: nativeSteps() }, { 'idempotency-key': key });
+      expect(again.status).to.equal(202);
+      expect(again.body.id).to.equal(first.body.id);
+      await planSettles(w.asOperator, w.acme.id, first.body.id);
+    });
+
     it('should list plans by origin, status and target', async () => {
       const byStatus = await w.asAcme.get(`${base}?status=completed&originKind=operator`);
       expect(byStatus.body.items.map((p: { id: string }) => p.id)).to.include(planId);
@@ -297,7 +314,7 @@ describe('provisioning plans API', () => {
     const callback = (planId: string, stepKey: string, token: string) =>
       w.anonymous.post(`/v1/callbacks/plans/${planId}/steps/${stepKey}`, { token, result: 'completed', detail: { ticket: 'INC-42' } });
 
-    it('should complete the step with a valid token, refuse a forged one, another step's and a replay, and audit the refusals of tokens Portal signed', async () => {
+    it('should complete the step with a valid token, refuse a forged token, one for another step and a replay, and audit the refusals of tokens Portal signed', async () => {
       const created = await w.asAcme.post(base, { reason: 'laptop', steps: manual(60) });
       const planId = created.body.id;
       const token = await deliveredToken(planId, 'laptop');
@@ -352,7 +369,7 @@ describe('provisioning plans API', () => {
     it('should run other steps while steps wait for their callbacks, whatever the parallelism bound', async () => {
       // Four tickets fill the bound of four; the native steps after them run anyway.
       const tickets = [1, 2, 3, 4].map((i) => ({
-        key: `ticket-${i}`, target: { system: 'portal' }, operation: 'manual_task', targetObject: `ticket:${i}`, parameters: { instructions: 'Wait' }, callbackDeadlineSeconds: 3,
+        key: `ticket-${i}`, target: { system: 'portal' }, operation: 'manual_task', targetObject: `ticket:${i}`, parameters: { instructions: 'Wait' }, callbackDeadlineSeconds: 10,
       }));
       const created = await w.asAcme.post(base, { reason: 'tickets', steps: [...tickets, ...nativeSteps()] });
       const planId = created.body.id as string;
