@@ -102,7 +102,7 @@ describe('HR events and lifecycles', () => {
     it('should do nothing before the date, then create the identity with profile and birthright access', async () => {
       await send(hire('M1', { department: 'engineering' }));
       await waitFor('M1', 'active');
-      const res = await send(hire('E1', { department: 'engineering', manager: 'M1', jobTitle: 'Engineer' }, { effectiveAt: iso(3000) }));
+      const res = await send(hire('E1', { department: 'engineering', manager: 'M1', jobTitle: 'Engineer' }, { effectiveAt: iso(6000) }));
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
       await eventually(async () => ((await lifecycleOf('E1')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
       const scheduled = await lifecycleOf('E1');
@@ -775,8 +775,8 @@ describe('HR events and lifecycles', () => {
   describe('when a fixed-term hire and its end are both sent ahead', () => {
     it('should start the person on the hire date and run the leaver on the end date, both shown as upcoming', async () => {
       const base = Date.now();
-      await send(hire('FT1', { department: 'engineering' }, { effectiveAt: at(base, 4000) }));
-      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT1', occurredAt: iso(100), effectiveAt: at(base, 8000), profile: {} });
+      await send(hire('FT1', { department: 'engineering' }, { effectiveAt: at(base, 8000) }));
+      await send({ eventId: eventId(), type: 'termination', employeeId: 'FT1', occurredAt: iso(100), effectiveAt: at(base, 14_000), profile: {} });
       const upcoming = await eventually(async () => {
         const kinds = (((await lifecycleOf('FT1')).upcoming ?? []) as { kind: string }[]).map((u) => u.kind);
         return kinds.length === 2 ? kinds : undefined;
@@ -866,7 +866,8 @@ describe('HR events and lifecycles', () => {
 
     it('should cancel a future hire\'s joiner instead of running it first', async () => {
       await withOutage(async (own) => {
-        const startsAt = iso(4000);
+        // Far enough ahead that the worker is down before the date, even when stopping it is slow.
+        const startsAt = iso(8000);
         const h = hire('CD1', { department: 'engineering' }, { effectiveAt: startsAt });
         expect((await own.send(h)).status).to.equal(202);
         await eventually(async () => ((await lifecycleOf('CD1')).upcoming?.length === 1 ? true : undefined), 10_000, 'joiner scheduled');
@@ -885,7 +886,8 @@ describe('HR events and lifecycles', () => {
     });
 
     it('should keep a person whose termination was cancelled before the retention wait ended', async () => {
-      expect((await admin.request('PUT', `${t}/hr/settings`, { leaverDeleteAfterSeconds: 4 })).status).to.equal(200);
+      // Long enough that the worker is down before the deletion is due, even when stopping it is slow.
+      expect((await admin.request('PUT', `${t}/hr/settings`, { leaverDeleteAfterSeconds: 8 })).status).to.equal(200);
       await withOutage(async (own) => {
         await own.send(hire('CD2', { department: 'engineering' }));
         await waitRun('CD2', 'joiner', 'completed');
