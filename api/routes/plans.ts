@@ -210,16 +210,17 @@ export const planRoutes = [
       const location = `/v1/tenants/${tenant.id}/plans/${planId}`;
       const submission = key ? canonicalHash(body) : null;
       let plan = await getPlanSummary(deps.db, tenant.id, planId);
+      let created = false;
       if (!plan) {
         const steps = await resolveSteps(deps.db, tenant.id, planId, body.steps);
-        plan = await deps.db.transaction().execute(async (tx) => (await insertPlan(tx, {
+        ({ plan, created } = await deps.db.transaction().execute((tx) => insertPlan(tx, {
           id: planId, tenantId: tenant.id, origin: { kind: 'operator', id: caller.tokenId }, reason: body.reason, createdBy: actorOf(caller), steps, requestId,
           submissionHash: submission,
-        })).plan);
+        })));
       }
       // The key was used before (or by a concurrent create that recorded first): the same plan only if the
       // same body; plans recorded before submissions were kept are taken as the same.
-      const recorded = key ? await planSubmissionHash(deps.db, tenant.id, planId) : null;
+      const recorded = key && !created ? await planSubmissionHash(deps.db, tenant.id, planId) : null;
       if (recorded !== null && recorded !== submission) {
         throw new ApiError('idempotency_key_reused', `The Idempotency-Key was used for plan ${planId}, which asked for something else.`);
       }
