@@ -31,27 +31,31 @@ export async function startPlanRound(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     if (!retry) return false;
     // The open run is this round's (a repeated start) or the previous round's: it records its end before
-    // its run closes, so a retry asked for at once finds it closing. Wait for that, then start.
-    const previous = temporal.client.workflow.getHandle(workflowId);
-    if ((await previous.describe()).memo?.round === input.round) return false;
-    if (!(await closesWithin(previous, PREVIOUS_ROUND_CLOSE_MS))) throw err;
-    await start();
-    return true;
+    // its run closes, so a retry asked for at once finds it closing. Wait for that run, then start.
+    const open = await temporal.client.workflow.getHandle(workflowId).describe();
+    if (open.memo?.round === input.round) return false;
+    if (!(await closesWithin(temporal.client.workflow.getHandle(workflowId, open.runId), PREVIOUS_ROUND_CLOSE_MS))) throw err;
+    try {
+      await start();
+      return true;
+    } catch (again) {
+      // Started meanwhile by a concurrent call for the same round: that is this round's run.
+      if (!(again instanceof WorkflowExecutionAlreadyStartedError)) throw again;
+      if ((await temporal.client.workflow.getHandle(workflowId).describe()).memo?.round === input.round) return false;
+      throw again;
+    }
   }
 }
 
 /** How long a retry waits for the previous round's run, which has recorded its end, to close. */
 const PREVIOUS_ROUND_CLOSE_MS = 10_000;
 
-/** Whether a run closes (however it ends) within `ms`. */
-async function closesWithin(handle: WorkflowHandle, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([handle.result().then(() => true, () => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
+/** Whether this run (pinned by its run id) is closed within `ms`, looked at every 100 ms. */
+async function closesWithin(run: WorkflowHandle, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if ((await run.describe()).status.name !== 'RUNNING') return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

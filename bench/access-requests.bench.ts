@@ -31,6 +31,8 @@ const OPEN_REQUESTS = Number(process.env.BENCH_OPEN_REQUESTS ?? 1000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 
 export async function run(): Promise<void> {
+  // Approvals through the API, then as many without it, each on requests of their own.
+  if (OPEN_REQUESTS < 2 * SAMPLES) throw new Error(`BENCH_OPEN_REQUESTS (${OPEN_REQUESTS}) must be at least twice BENCH_SAMPLES (${SAMPLES})`);
   const env = await startBenchEnvironment('bench');
   const { db, client } = env;
   // As deployed, the API, Portal's worker and the baseline's worker each run in a process of their own, apart

@@ -171,7 +171,7 @@ async function resolveSteps(db: Executor, tenantId: string, planId: string, step
     resolved.push({ ...base, target: { system: 'connector', connectorInstanceId: instance.id, connectorKind: instance.kind }, targetObject, parameters });
   }
   const wantedKeys = resolved.map((s) => s.idempotencyKey ?? `${planId}:${s.key}`);
-  for (const taken of await takenIdempotencyKeys(db, tenantId, wantedKeys)) {
+  for (const taken of await takenIdempotencyKeys(db, tenantId, planId, wantedKeys)) {
     errors.push({ path: 'body.steps', message: `idempotency key ${taken} is used by another plan's step` });
   }
   if (errors.length > 0) throw new ApiError('validation_failed', 'The plan is not valid.', errors);

@@ -204,10 +204,11 @@ export async function insertPlan(tx: Executor, plan: NewPlan): Promise<{ plan: P
 }
 
 /** Whether any of these idempotency keys is already taken in the tenant (by another plan's step). */
-export async function takenIdempotencyKeys(db: Executor, tenantId: string, keys: string[]): Promise<string[]> {
+export async function takenIdempotencyKeys(db: Executor, tenantId: string, planId: string, keys: string[]): Promise<string[]> {
   if (keys.length === 0) return [];
+  // Steps of this very plan (recorded by a concurrent create under the same Idempotency-Key) take nothing.
   const rows = await db.selectFrom('provisioning_plan_steps').select('idempotency_key')
-    .where('tenant_id', '=', tenantId).where('idempotency_key', 'in', keys).execute();
+    .where('tenant_id', '=', tenantId).where('idempotency_key', 'in', keys).where('plan_id', '!=', planId).execute();
   return rows.map((r) => r.idempotency_key);
 }
 

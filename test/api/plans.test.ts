@@ -352,9 +352,9 @@ describe('provisioning plans API', () => {
     it('should answer an unsigned token the same whether the plan exists or not, and record nothing', async () => {
       const created = await w.asAcme.post(base, { reason: 'oracle', steps: manual(60) });
       const planId = created.body.id as string;
-      await deliveredToken(planId, 'laptop');
+      const token = await deliveredToken(planId, 'laptop');
       const auditCount = async () => Number((await testEnv().db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('tenant_id', '=', w.acme.id).where('action', '=', 'plan.callback_refused').executeTakeFirstOrThrow()).n);
+        .where('tenant_id', '=', w.acme.id).where('action', '=', 'plan.callback_refused').where('target_id', '=', planId).executeTakeFirstOrThrow()).n);
       const before = await auditCount();
       const known = await callback(planId, 'laptop', 'not-a-token');
       const unknown = await callback(randomUUID(), 'laptop', 'not-a-token');
@@ -364,6 +364,10 @@ describe('provisioning plans API', () => {
       }
       expect(unknown.body.title).to.equal(known.body.title);
       expect(await auditCount()).to.equal(before);
+      // A token Portal signed, sent for another plan: refused the same way, and audited on its own plan.
+      const elsewhere = await callback(randomUUID(), 'laptop', token);
+      expect([elsewhere.status, elsewhere.body.code]).to.deep.equal([401, 'callback_token_invalid']);
+      expect(await auditCount()).to.equal(before + 1);
     });
 
     it('should run other steps while steps wait for their callbacks, whatever the parallelism bound', async () => {
