@@ -215,6 +215,7 @@ async function applyHrObservation(
     tenantId: input.tenantId, personId: input.personId, source: 'hr_connector', sourceRecordId: p.eventId, observedAt: new Date(input.observedAt ?? p.occurredAt),
     values, actor: actorOf(input),
   });
+  if (result.rejected.length > 0) await auditRejectedValues(tx, input, p.eventId, result.rejected);
   // Applied again (a retry after its commit, or a new worker after one died before its workflow task
   // completed), the observation changes nothing: what it changed the first time is in the profile history.
   // Only runs that ask (patch lifecycle-late-events) get it: they never apply a delivered copy of an event
@@ -222,6 +223,23 @@ async function applyHrObservation(
   const changed = result.changes.length > 0 || !input.recoverEarlierChanges
     ? result.changes.map((c) => c.attribute) : await changedByObservation(tx, input.tenantId, input.personId, p.eventId);
   return { personExists: true, changed, personStatus: person.status };
+}
+
+/**
+ * Values an HR event carried that were refused as they were applied (a person named as their own manager,
+ * a custom attribute whose definition changed after the event was accepted): recorded on the person, once
+ * per event (an observation applied again refuses them again), so what HR sent and Portal did not keep is
+ * in evidence.
+ */
+async function auditRejectedValues(tx: Executor, input: PersonRef, eventId: string, rejected: { attribute: string; reason: string }[]): Promise<void> {
+  const action = 'person.profile_values_rejected';
+  const recorded = await tx.selectFrom('audit_events').select('id').where('tenant_id', '=', input.tenantId).where('action', '=', action)
+    .where('target_kind', '=', 'person').where('target_id', '=', input.personId).where(sql<string>`details->>'eventId'`, '=', eventId).executeTakeFirst();
+  if (recorded) return;
+  await appendAudit(tx, {
+    tenantId: input.tenantId, actor: actorOf(input), action, target: { kind: 'person', id: input.personId },
+    details: { source: 'hr_connector', eventId, rejected },
+  });
 }
 
 /** The attributes an HR event's observation changed, from the profile history. */

@@ -602,6 +602,33 @@ describe('HR events and lifecycles', () => {
       const provenance = (await admin.get(`${t}/people/${person('E12')}/profile`)).body.provenance.department;
       expect(provenance).to.include({ source: 'hr_connector' });
     });
+
+    it('should record on the person a value refused when it is applied, once however often it is applied', async () => {
+      const attribute = await admin.post(`${t}/profile-attributes`, { key: `site${Date.now()}`, label: 'Site', type: 'enum', enumValues: ['north', 'south'] });
+      expect(attribute.status, JSON.stringify(attribute.body)).to.equal(201);
+      const key = attribute.body.key as string;
+      await send(hire('V1', { department: 'engineering' }));
+      await waitRun('V1', 'joiner', 'completed');
+      // Valid when HR sends it; by its effective date the tenant no longer allows the value.
+      const move = { eventId: eventId(), type: 'update', employeeId: 'V1', occurredAt: iso(1), effectiveAt: iso(4000), profile: { [key]: 'north', jobTitle: 'Lead' } };
+      expect((await send(move)).status).to.equal(202);
+      await eventually(async () => (await eventsOf('V1')).find((e) => e.eventId === move.eventId && e.outcome?.startsWith('waits')), 10_000, 'update waiting');
+      expect((await admin.request('PATCH', `${t}/profile-attributes/${attribute.body.id}`, { enumValues: ['south'] })).status).to.equal(200);
+      await waitEvent('V1', move.eventId, 'applied');
+      const profile = (await admin.get(`${t}/people/${person('V1')}`)).body.profile;
+      expect(profile).to.include({ jobTitle: 'Lead' });
+      expect(profile).not.to.have.property(key);
+      const refusals = async () => ((await admin.get(`${t}/audit-events?targetKind=person&targetId=${person('V1')}&action=person.profile_values_rejected`)).body.items as
+        { details: { eventId: string; rejected: { attribute: string }[] } }[]).map((r) => [r.details.eventId, r.details.rejected.map((x) => x.attribute)]);
+      expect(await refusals()).to.deep.equal([[move.eventId, [key]]]);
+      // Applied again (a local activity retried after its commit): refused again, recorded once.
+      const { applyHrUpdates } = lifecycleActivities(testEnv().db);
+      await applyHrUpdates({
+        tenantId: tenant.id, personId: person('V1'), personActive: true,
+        events: [{ eventRowId: randomUUID(), label: '', payload: { ...move, type: 'update' as const, effectiveAt: null, displayName: null, cancelsEventId: null } }],
+      });
+      expect(await refusals()).to.deep.equal([[move.eventId, [key]]]);
+    });
   });
 
   describe('when an import carries several events of one person', () => {
